@@ -1,0 +1,2 @@
+//! kubectl-csplease binary
+fn main() {}

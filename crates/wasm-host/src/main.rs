@@ -1,0 +1,2 @@
+//! csplease-wasm binary
+fn main() {}

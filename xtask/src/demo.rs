@@ -1,0 +1,6 @@
+//! `cargo xtask demo`.
+
+/// Runs the demo.
+pub fn run() -> anyhow::Result<()> {
+    Ok(())
+}

@@ -1,0 +1,47 @@
+//! `cargo xtask`: the project's multi-step jobs.
+//!
+//! - `cargo xtask demo`: the main job, a guided demo of the lease protocol.
+//! - `cargo xtask test`: every test the project has, installing what it needs first.
+//! - `cargo xtask cluster up|down`: a throwaway local control plane (etcd + kube-apiserver).
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+mod cluster;
+mod demo;
+mod test;
+
+/// The project's automation entry point.
+#[derive(Parser)]
+#[command(name = "cargo xtask", about = "csplease project automation")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the demo: the lease protocol on sample pools.
+    Demo,
+    /// Run every test: unit, property, conformance, and live tests.
+    Test,
+    /// Manage the local control plane used by the demo and the live tests.
+    Cluster(cluster::Args),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Demo => demo::run(),
+        Command::Test => test::run(),
+        Command::Cluster(args) => cluster::run(args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
