@@ -1,1 +1,3 @@
-//! Shared fixtures for the cross-crate tests.
+//! Shared fixtures for the cross-crate tests: the conformance vectors and the live control plane.
+
+pub mod vectors;
