@@ -1,0 +1,155 @@
+//! The decision document: what the core decided, and the write that carries it out.
+
+use std::fmt;
+
+use serde::Serialize;
+
+use crate::lease::Lease;
+use crate::patch::Patch;
+use crate::pod::PodRef;
+
+/// The four things the core decides.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Action {
+    /// Take the lease for a claimant.
+    Hold,
+    /// Give the lease up (or, with force, break it).
+    Release,
+    /// Report the lease; never writes.
+    Status,
+    /// Judge a write to a CStorPool as an admission controller.
+    Review,
+}
+
+impl Action {
+    /// The action's wire name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Action::Hold => "hold",
+            Action::Release => "release",
+            Action::Status => "status",
+            Action::Review => "review",
+        }
+    }
+
+    /// The action of a wire name.
+    pub fn from_name(name: &str) -> Option<Action> {
+        [Action::Hold, Action::Release, Action::Status, Action::Review].into_iter().find(|a| a.as_str() == name)
+    }
+}
+
+impl fmt::Display for Action {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// What was decided (SPEC.md section 5 lists which outcomes each action has).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub enum Outcome {
+    /// hold: a vacant or released lease was taken.
+    Acquired,
+    /// hold: the claimant holds it already; nothing to write.
+    AlreadyHeld,
+    /// hold: the lease of a dead holder, or (forced) an unreadable one, was taken over.
+    TakenOver,
+    /// hold, release, review: refused.
+    Denied,
+    /// hold, review: the core needs the state of the pod in `lookup`; ask again with it.
+    NeedHolderStatus,
+    /// The request, the claimant or the lease cannot be decided on; the reason says why.
+    Invalid,
+    /// release: the lease was released (or, forced, broken).
+    Released,
+    /// release: nobody holds the lease; nothing to write.
+    NotHeld,
+    /// status: nobody ever held the lease (or its value is blank).
+    Vacant,
+    /// status: a pod holds the lease.
+    Held,
+    /// review: the write may go ahead.
+    Allowed,
+}
+
+impl Outcome {
+    /// The outcome's wire name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Acquired => "acquired",
+            Outcome::AlreadyHeld => "alreadyHeld",
+            Outcome::TakenOver => "takenOver",
+            Outcome::Denied => "denied",
+            Outcome::NeedHolderStatus => "needHolderStatus",
+            Outcome::Invalid => "invalid",
+            Outcome::Released => "released",
+            Outcome::NotHeld => "notHeld",
+            Outcome::Vacant => "vacant",
+            Outcome::Held => "held",
+            Outcome::Allowed => "allowed",
+        }
+    }
+}
+
+impl fmt::Display for Outcome {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A decision; serialises as SPEC.md's decision document, keys in its order, absent as `null`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Decision {
+    /// The request's action (`None` when there was none or it is unknown).
+    pub action: Option<Action>,
+    /// What was decided.
+    pub outcome: Outcome,
+    /// One sentence naming what decided it (free text).
+    pub reason: String,
+    /// The observed lease (the old one, for review), when it was read and is not vacant.
+    pub before: Option<Lease>,
+    /// The lease that will be written (hold, release), or the new lease (review).
+    pub after: Option<Lease>,
+    /// The exact new annotation value, when the decision writes.
+    pub annotation: Option<String>,
+    /// The guarded JSON Patch that writes it.
+    pub patch: Option<Patch>,
+    /// The pod whose state is needed, with [`Outcome::NeedHolderStatus`].
+    pub lookup: Option<PodRef>,
+    /// status and review: whether the (old) holder is live, when its state was supplied.
+    pub live: Option<bool>,
+}
+
+impl Decision {
+    /// A decision of `outcome` with nothing else known.
+    pub fn bare(action: Option<Action>, outcome: Outcome, reason: impl Into<String>) -> Decision {
+        Decision {
+            action,
+            outcome,
+            reason: reason.into(),
+            before: None,
+            after: None,
+            annotation: None,
+            patch: None,
+            lookup: None,
+            live: None,
+        }
+    }
+
+    /// An `invalid` decision with its reason.
+    pub fn invalid(action: Option<Action>, reason: impl Into<String>) -> Decision {
+        Decision::bare(action, Outcome::Invalid, reason)
+    }
+
+    /// The decision document: compact JSON, as serde_json writes it.
+    pub fn to_json(&self) -> Vec<u8> {
+        // Strings, integers, booleans and nulls in a fixed shape: serialising cannot fail.
+        serde_json::to_vec(self).unwrap_or_default()
+    }
+
+    /// Whether the decision writes (carries a patch).
+    pub fn writes(&self) -> bool {
+        self.patch.is_some()
+    }
+}

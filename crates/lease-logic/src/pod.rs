@@ -1,0 +1,277 @@
+//! Pods: the references that name a lease's holder or claimant, and the states a lookup reports.
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::Serialize;
+
+/// A valid pod reference, `namespace/name` (SPEC.md section 2).
+///
+/// The namespace is a DNS-1123 label (at most 63 characters) and the name a DNS-1123 subdomain
+/// (at most 253 characters); nothing is trimmed.
+///
+/// ```
+/// use lease_logic::PodRef;
+/// let pod: PodRef = "openebs/cstor-pool-a-6bbc79f5fd-9dlmb".parse()?;
+/// assert_eq!(pod.namespace(), "openebs");
+/// assert!("openebs/".parse::<PodRef>().is_err());
+/// # Ok::<(), lease_logic::InvalidPodRef>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
+pub struct PodRef {
+    namespace: String,
+    name: String,
+}
+
+/// Why a string is not a valid pod reference.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InvalidPodRef {
+    /// The string as given.
+    pub input: String,
+    /// What is wrong with it.
+    pub problem: &'static str,
+}
+
+impl fmt::Display for InvalidPodRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:?} is not a pod reference NAMESPACE/NAME: {}", self.input, self.problem)
+    }
+}
+
+impl std::error::Error for InvalidPodRef {}
+
+impl PodRef {
+    /// Checks `namespace` and `name` and joins them into a reference.
+    pub fn new(namespace: &str, name: &str) -> Result<Self, InvalidPodRef> {
+        let invalid = |problem| InvalidPodRef { input: format!("{namespace}/{name}"), problem };
+        if !is_dns1123_label(namespace) {
+            return Err(invalid("the namespace must be a DNS-1123 label (lowercase letters, digits and '-', at most 63)"));
+        }
+        if !is_dns1123_subdomain(name) {
+            return Err(invalid(
+                "the name must be a DNS-1123 subdomain (lowercase letters, digits, '-' and '.', at most 253)",
+            ));
+        }
+        Ok(PodRef { namespace: namespace.to_owned(), name: name.to_owned() })
+    }
+
+    /// The pod's namespace.
+    pub fn namespace(&self) -> &str {
+        &self.namespace
+    }
+
+    /// The pod's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Whether `text` is exactly this reference, `namespace/name`.
+    pub fn is(&self, text: &str) -> bool {
+        text.len() == self.namespace.len() + 1 + self.name.len()
+            && text.starts_with(&self.namespace)
+            && text.as_bytes()[self.namespace.len()] == b'/'
+            && text.ends_with(&self.name)
+    }
+}
+
+impl FromStr for PodRef {
+    type Err = InvalidPodRef;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        let mut parts = text.split('/');
+        match (parts.next(), parts.next(), parts.next()) {
+            (Some(namespace), Some(name), None) => PodRef::new(namespace, name).map_err(|e| InvalidPodRef {
+                input: text.to_owned(),
+                ..e
+            }),
+            (_, None, _) => Err(InvalidPodRef { input: text.to_owned(), problem: "it has no '/'" }),
+            _ => Err(InvalidPodRef { input: text.to_owned(), problem: "it has more than one '/'" }),
+        }
+    }
+}
+
+impl fmt::Display for PodRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.namespace, self.name)
+    }
+}
+
+/// `[a-z0-9]([-a-z0-9]*[a-z0-9])?`, the whole string.
+fn is_dns1123_part(part: &str) -> bool {
+    let bytes = part.as_bytes();
+    let alnum = |b: &u8| b.is_ascii_lowercase() || b.is_ascii_digit();
+    match (bytes.first(), bytes.last()) {
+        (Some(first), Some(last)) => {
+            alnum(first) && alnum(last) && bytes.iter().all(|b| alnum(b) || *b == b'-')
+        }
+        _ => false,
+    }
+}
+
+/// A DNS-1123 label: at most 63 characters.
+pub fn is_dns1123_label(text: &str) -> bool {
+    text.len() <= 63 && is_dns1123_part(text)
+}
+
+/// A DNS-1123 subdomain: labels joined by `.`, at most 253 characters.
+pub fn is_dns1123_subdomain(text: &str) -> bool {
+    text.len() <= 253 && text.split('.').all(is_dns1123_part)
+}
+
+/// What a lookup of a pod reported (SPEC.md section 3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum PodState {
+    /// Phase `Running`.
+    Running,
+    /// Phase `Pending`: some containers may already run, so it counts as live.
+    Pending,
+    /// Phase `Succeeded`.
+    Succeeded,
+    /// Phase `Failed`.
+    Failed,
+    /// Phase `Unknown` (or no phase).
+    Unknown,
+    /// The API answered 404: the pod does not exist.
+    NotFound,
+    /// The lookup failed in any other way.
+    LookupFailed,
+}
+
+impl PodState {
+    /// Every state, in the order SPEC.md lists them.
+    pub const ALL: [PodState; 7] = [
+        PodState::Running,
+        PodState::Pending,
+        PodState::Succeeded,
+        PodState::Failed,
+        PodState::Unknown,
+        PodState::NotFound,
+        PodState::LookupFailed,
+    ];
+
+    /// Whether a pod in this state may still be running the pool: `Running`, `Pending`,
+    /// `Unknown` and `LookupFailed` are live; `NotFound`, `Succeeded` and `Failed` are dead.
+    pub fn is_live(self) -> bool {
+        !matches!(self, PodState::NotFound | PodState::Succeeded | PodState::Failed)
+    }
+
+    /// The state's wire name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PodState::Running => "Running",
+            PodState::Pending => "Pending",
+            PodState::Succeeded => "Succeeded",
+            PodState::Failed => "Failed",
+            PodState::Unknown => "Unknown",
+            PodState::NotFound => "NotFound",
+            PodState::LookupFailed => "LookupFailed",
+        }
+    }
+
+    /// The state of a pod whose `status.phase` is `phase` (absent or unrecognised: `Unknown`).
+    pub fn from_phase(phase: Option<&str>) -> PodState {
+        match phase {
+            Some("Running") => PodState::Running,
+            Some("Pending") => PodState::Pending,
+            Some("Succeeded") => PodState::Succeeded,
+            Some("Failed") => PodState::Failed,
+            _ => PodState::Unknown,
+        }
+    }
+
+    /// A few words on the state, for reasons: "not found", "Failed", ...
+    pub fn describe(self) -> &'static str {
+        match self {
+            PodState::NotFound => "pod not found",
+            PodState::LookupFailed => "its lookup failed",
+            other => other.as_str(),
+        }
+    }
+}
+
+impl FromStr for PodState {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        PodState::ALL
+            .into_iter()
+            .find(|s| s.as_str() == text)
+            .ok_or_else(|| format!("{text:?} is not a pod state (one of Running, Pending, Succeeded, Failed, Unknown, NotFound, LookupFailed)"))
+    }
+}
+
+impl fmt::Display for PodState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The observed state of one named pod, as a caller looked it up.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PodStatus {
+    /// The pod looked up.
+    pub pod: PodRef,
+    /// What the lookup found.
+    pub state: PodState,
+}
+
+impl PodStatus {
+    /// The state, if this lookup is of the pod named `holder` (a state for any other pod is
+    /// ignored, SPEC.md section 3).
+    pub fn of(status: Option<&PodStatus>, holder: &str) -> Option<PodState> {
+        status.filter(|s| s.pod.is(holder)).map(|s| s.state)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pod_references() {
+        let long_label = "a".repeat(63);
+        let long_name = ["a".repeat(63), "b".repeat(63), "c".repeat(63), "d".repeat(61)].join(".");
+        assert_eq!(long_name.len(), 253);
+        for ok in ["a/b", "openebs/pool-1.x", &format!("{long_label}/{long_name}"), "0/0"] {
+            assert!(ok.parse::<PodRef>().is_ok(), "{ok}");
+        }
+        let too_long_label = "a".repeat(64);
+        let too_long_name = format!("{long_name}a");
+        for bad in [
+            "",
+            "/",
+            "a",
+            "a/",
+            "/b",
+            "a/b/c",
+            "A/b",
+            "a/B",
+            "a-/b",
+            "a/b-",
+            "a/.b",
+            "a/b..c",
+            "a.b/c",
+            " a/b",
+            "a/b ",
+            &format!("{too_long_label}/b"),
+            &format!("a/{too_long_name}"),
+        ] {
+            assert!(bad.parse::<PodRef>().is_err(), "{bad:?} was accepted");
+        }
+    }
+
+    #[test]
+    fn pod_ref_is_exact() {
+        let pod: PodRef = "ns/p".parse().expect("valid");
+        assert!(pod.is("ns/p"));
+        for other in ["ns/p ", "ns/q", "nsx/p", "ns//p", "n/sp", "ns/pp"] {
+            assert!(!pod.is(other), "{other}");
+        }
+    }
+
+    #[test]
+    fn liveness_follows_the_spec() {
+        let live: Vec<_> = PodState::ALL.into_iter().filter(|s| s.is_live()).collect();
+        assert_eq!(live, [PodState::Running, PodState::Pending, PodState::Unknown, PodState::LookupFailed]);
+    }
+}
