@@ -33,13 +33,21 @@ pub fn hold(observed: &Observed<'_>, claimant: &PodRef, holder: Option<&PodStatu
         ..Decision::bare(Some(Action::Hold), outcome, reason)
     };
     let take = |outcome, reason: String, counter: i64| {
-        write(Action::Hold, decision(outcome, reason), observed, Lease { holder: claimant.to_string(), leader_transition: counter })
+        write(
+            Action::Hold,
+            decision(outcome, reason),
+            observed,
+            Lease { holder: claimant.to_string(), leader_transition: counter },
+        )
     };
     let next = |lease: &Lease| lease.leader_transition.checked_add(1);
     let at_maximum = |lease: &Lease| {
         decision(
             Outcome::Invalid,
-            format!("leaderTransition is at its maximum ({}) and cannot count another acquisition", lease.leader_transition),
+            format!(
+                "leaderTransition is at its maximum ({}) and cannot count another acquisition",
+                lease.leader_transition
+            ),
         )
     };
     match &reading {
@@ -56,12 +64,15 @@ pub fn hold(observed: &Observed<'_>, claimant: &PodRef, holder: Option<&PodStatu
                 lookup: Some(pod.clone()),
                 ..decision(Outcome::NeedHolderStatus, format!("the lease is held by {pod}: its pod's state is needed"))
             },
-            Some(state) if state.is_live() => decision(
-                Outcome::Denied,
-                format!("the lease is held by {pod}, which is live ({})", state.describe()),
-            ),
+            Some(state) if state.is_live() => {
+                decision(Outcome::Denied, format!("the lease is held by {pod}, which is live ({})", state.describe()))
+            }
             Some(state) => match next(lease) {
-                Some(n) => take(Outcome::TakenOver, format!("holder {pod} is gone ({}): {claimant} takes over", state.describe()), n),
+                Some(n) => take(
+                    Outcome::TakenOver,
+                    format!("holder {pod} is gone ({}): {claimant} takes over", state.describe()),
+                    n,
+                ),
                 None => at_maximum(lease),
             },
         },
@@ -75,15 +86,19 @@ pub fn hold(observed: &Observed<'_>, claimant: &PodRef, holder: Option<&PodStatu
         },
         Reading::Unidentifiable(lease) => decision(
             Outcome::Invalid,
-            format!("the holder {:?} is not a pod reference NAMESPACE/NAME; use force to take the lease over", lease.holder),
+            format!(
+                "the holder {:?} is not a pod reference NAMESPACE/NAME; use force to take the lease over",
+                lease.holder
+            ),
         ),
-        Reading::Malformed(problem) if force => {
-            take(Outcome::TakenOver, format!("forced: the lease annotation was unreadable ({problem}); {claimant} takes over"), 1)
+        Reading::Malformed(problem) if force => take(
+            Outcome::TakenOver,
+            format!("forced: the lease annotation was unreadable ({problem}); {claimant} takes over"),
+            1,
+        ),
+        Reading::Malformed(problem) => {
+            decision(Outcome::Invalid, format!("the lease annotation is unreadable: {problem}; use force to repair it"))
         }
-        Reading::Malformed(problem) => decision(
-            Outcome::Invalid,
-            format!("the lease annotation is unreadable: {problem}; use force to repair it"),
-        ),
     }
 }
 
@@ -111,9 +126,10 @@ pub fn release(observed: &Observed<'_>, claimant: Option<&PodRef>, force: bool) 
         }
         Reading::Vacant => decision(Outcome::NotHeld, "the lease is vacant: nothing to release".into()),
         Reading::Released(_) => decision(Outcome::NotHeld, "the lease is already released".into()),
-        Reading::Held(lease, pod) if force => {
-            clear(format!("forced: broke the lease of {pod} (leaderTransition {})", lease.leader_transition), lease.leader_transition)
-        }
+        Reading::Held(lease, pod) if force => clear(
+            format!("forced: broke the lease of {pod} (leaderTransition {})", lease.leader_transition),
+            lease.leader_transition,
+        ),
         Reading::Held(_, pod) => decision(
             Outcome::Denied,
             match claimant {
@@ -127,15 +143,17 @@ pub fn release(observed: &Observed<'_>, claimant: Option<&PodRef>, force: bool) 
         ),
         Reading::Unidentifiable(lease) => decision(
             Outcome::Invalid,
-            format!("the holder {:?} is not a pod reference NAMESPACE/NAME; use force to break the lease", lease.holder),
+            format!(
+                "the holder {:?} is not a pod reference NAMESPACE/NAME; use force to break the lease",
+                lease.holder
+            ),
         ),
         Reading::Malformed(problem) if force => {
             clear(format!("forced: cleared an unreadable lease annotation ({problem})"), 0)
         }
-        Reading::Malformed(problem) => decision(
-            Outcome::Invalid,
-            format!("the lease annotation is unreadable: {problem}; use force to clear it"),
-        ),
+        Reading::Malformed(problem) => {
+            decision(Outcome::Invalid, format!("the lease annotation is unreadable: {problem}; use force to clear it"))
+        }
     }
 }
 
@@ -159,10 +177,9 @@ pub fn status(observed: &Observed<'_>, holder: Option<&PodStatus>) -> Decision {
             };
             Decision { live: state.map(PodState::is_live), ..decision(Outcome::Held, reason) }
         }
-        Reading::Unidentifiable(lease) => decision(
-            Outcome::Invalid,
-            format!("the holder {:?} is not a pod reference NAMESPACE/NAME", lease.holder),
-        ),
+        Reading::Unidentifiable(lease) => {
+            decision(Outcome::Invalid, format!("the holder {:?} is not a pod reference NAMESPACE/NAME", lease.holder))
+        }
         Reading::Malformed(problem) => {
             decision(Outcome::Invalid, format!("the lease annotation is unreadable: {problem}"))
         }

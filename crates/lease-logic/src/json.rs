@@ -1,4 +1,4 @@
-//! A strict RFC 8259 reader that borrows from its input.
+//! A strict RFC 8259 reader that validates once and then reads only what is asked for.
 //!
 //! serde_json is the project's JSON library for everything it writes; reading needs three things
 //! that no general-purpose reader offers together, and that the contract (SPEC.md sections 2
@@ -7,10 +7,22 @@
 //! - duplicate member names are detected anywhere in a request (compared after unescaping),
 //!   while a lease value applies duplicates in document order;
 //! - numbers are checked for syntax only and kept as their source text, so `1e400` in a member
-//!   nobody reads is fine, and the integer rules of `leaderTransition` are applied to the text.
+//!   nobody reads is fine, and the integer rules of `leaderTransition` apply to the text.
 //!
-//! The reader validates UTF-8 once, rejects lone surrogate escapes, and allocates only for
-//! arrays, objects and strings that contain escapes.
+//! [`parse`] checks the whole document in one pass without building a tree (UTF-8, grammar,
+//! depth, surrogate escapes, duplicate names) and returns a [`Document`]: the validated text
+//! and where each of its arrays and objects ends. A decision then reads only the few members it
+//! needs ([`Raw::decode`], [`Raw::object`]), stepping over the others in constant time; the
+//! `spec` and `status` of a CStorPool are never decoded.
+//!
+//! ```
+//! use lease_logic::json::{parse, Duplicates, Json};
+//! let doc = parse(br#"{"a":{"b":"\u00e9"},"c":[1e400]}"#, Duplicates::Reject)?;
+//! let a = doc.root().object().and_then(|a| a.get("a")).and_then(|a| a.object()).and_then(|a| a.get("b"));
+//! assert_eq!(a.map(|b| b.decode()), Some(Json::String("é".into())));
+//! assert!(parse(br#"{"a":1,"\u0061":2}"#, Duplicates::Reject).is_err());
+//! # Ok::<(), lease_logic::json::ParseError>(())
+//! ```
 
 use std::borrow::Cow;
 use std::fmt;
@@ -18,45 +30,6 @@ use std::fmt;
 /// The deepest nesting a document may have: every `[` or `{` opens a level, the outermost
 /// included.
 pub const MAX_DEPTH: usize = 128;
-
-/// A JSON value borrowing its strings and numbers from the input where it can.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Json<'a> {
-    /// `null`.
-    Null,
-    /// `true` or `false`.
-    Bool(bool),
-    /// A number, as its source text (syntax checked, value not converted).
-    Number(&'a str),
-    /// A string, unescaped.
-    String(Cow<'a, str>),
-    /// An array.
-    Array(Vec<Json<'a>>),
-    /// An object's members in document order (duplicates kept when they are allowed).
-    Object(Vec<(Cow<'a, str>, Json<'a>)>),
-}
-
-impl<'a> Json<'a> {
-    /// The last member named `name` of an object, or `None` (also for non-objects).
-    pub fn get(&self, name: &str) -> Option<&Json<'a>> {
-        match self {
-            Json::Object(members) => members.iter().rev().find(|(k, _)| k == name).map(|(_, v)| v),
-            _ => None,
-        }
-    }
-
-    /// A short name of the value's type, for error messages.
-    pub fn type_name(&self) -> &'static str {
-        match self {
-            Json::Null => "null",
-            Json::Bool(_) => "a boolean",
-            Json::Number(_) => "a number",
-            Json::String(_) => "a string",
-            Json::Array(_) => "an array",
-            Json::Object(_) => "an object",
-        }
-    }
-}
 
 /// Whether an object may repeat a member name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -106,9 +79,7 @@ impl fmt::Display for ParseError {
         match &self.kind {
             ErrorKind::InvalidUtf8 => write!(f, "invalid UTF-8")?,
             ErrorKind::UnexpectedEnd => write!(f, "unexpected end of input")?,
-            ErrorKind::UnexpectedByte(b) if b.is_ascii_graphic() => {
-                write!(f, "unexpected character '{}'", *b as char)?
-            }
+            ErrorKind::UnexpectedByte(b) if b.is_ascii_graphic() => write!(f, "unexpected character '{}'", *b as char)?,
             ErrorKind::UnexpectedByte(b) => write!(f, "unexpected byte 0x{b:02x}")?,
             ErrorKind::TrailingCharacters => write!(f, "trailing characters after the value")?,
             ErrorKind::TooDeep => write!(f, "nested deeper than {MAX_DEPTH} levels")?,
@@ -124,35 +95,60 @@ impl fmt::Display for ParseError {
 
 impl std::error::Error for ParseError {}
 
-/// Reads one whole document.
-pub fn parse(input: &[u8], duplicates: Duplicates) -> Result<Json<'_>, ParseError> {
-    let text = std::str::from_utf8(input).map_err(|e| ParseError {
-        kind: ErrorKind::InvalidUtf8,
-        offset: e.valid_up_to(),
-    })?;
+/// A validated document.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Document<'a> {
+    text: &'a str,
+    root: (usize, usize),
+    /// `(start, end)` of every array and object, in the order they start.
+    spans: Vec<(usize, usize)>,
+}
+
+impl<'a> Document<'a> {
+    /// The document's value.
+    pub fn root(&self) -> Raw<'_> {
+        Raw { text: self.text, start: self.root.0, end: self.root.1, spans: &self.spans }
+    }
+}
+
+/// Validates one whole document.
+pub fn parse(input: &[u8], duplicates: Duplicates) -> Result<Document<'_>, ParseError> {
+    let text =
+        std::str::from_utf8(input).map_err(|e| ParseError { kind: ErrorKind::InvalidUtf8, offset: e.valid_up_to() })?;
     parse_str(text, duplicates)
 }
 
-/// Reads one whole document from a string.
-pub fn parse_str(text: &str, duplicates: Duplicates) -> Result<Json<'_>, ParseError> {
-    let mut reader = Reader { text, bytes: text.as_bytes(), pos: 0, duplicates };
-    reader.skip_ws();
-    let value = reader.value(0)?;
-    reader.skip_ws();
-    if reader.pos != reader.bytes.len() {
-        return Err(reader.error(ErrorKind::TrailingCharacters));
+/// Validates one whole document held in a string.
+pub fn parse_str(text: &str, duplicates: Duplicates) -> Result<Document<'_>, ParseError> {
+    let mut validator =
+        Validator { text, bytes: text.as_bytes(), pos: 0, duplicates, names: Vec::new(), spans: Vec::new() };
+    validator.skip_ws();
+    let start = validator.pos;
+    validator.value(0)?;
+    let end = validator.pos;
+    validator.skip_ws();
+    if validator.pos != text.len() {
+        return Err(validator.error(ErrorKind::TrailingCharacters));
     }
-    Ok(value)
+    Ok(Document { text, root: (start, end), spans: validator.spans })
 }
 
-struct Reader<'a> {
+// ---------------------------------------------------------------------------------------------
+// Validation: one pass, no tree.
+
+struct Validator<'a> {
     text: &'a str,
     bytes: &'a [u8],
     pos: usize,
     duplicates: Duplicates,
+    /// The member names of the objects open on the path to the current value (when rejecting
+    /// duplicates): each object's names are checked when it closes, then dropped.
+    names: Vec<Cow<'a, str>>,
+    /// Where every array and object starts and ends.
+    spans: Vec<(usize, usize)>,
 }
 
-impl<'a> Reader<'a> {
+impl<'a> Validator<'a> {
     fn error(&self, kind: ErrorKind) -> ParseError {
         ParseError { kind, offset: self.pos }
     }
@@ -161,38 +157,38 @@ impl<'a> Reader<'a> {
         self.bytes.get(self.pos).copied()
     }
 
+    fn next_byte(&self) -> Result<u8, ParseError> {
+        self.peek().ok_or_else(|| self.error(ErrorKind::UnexpectedEnd))
+    }
+
     fn skip_ws(&mut self) {
         while let Some(b' ' | b'\t' | b'\n' | b'\r') = self.peek() {
             self.pos += 1;
         }
     }
 
-    fn expect_byte(&mut self) -> Result<u8, ParseError> {
-        self.peek().ok_or_else(|| self.error(ErrorKind::UnexpectedEnd))
-    }
-
-    fn value(&mut self, depth: usize) -> Result<Json<'a>, ParseError> {
-        match self.expect_byte()? {
+    fn value(&mut self, depth: usize) -> Result<(), ParseError> {
+        match self.next_byte()? {
             b'{' => self.object(depth + 1),
             b'[' => self.array(depth + 1),
-            b'"' => Ok(Json::String(self.string()?)),
-            b't' => self.literal("true", Json::Bool(true)),
-            b'f' => self.literal("false", Json::Bool(false)),
-            b'n' => self.literal("null", Json::Null),
+            b'"' => self.string(false).map(drop),
+            b't' => self.literal(b"true"),
+            b'f' => self.literal(b"false"),
+            b'n' => self.literal(b"null"),
             b'-' | b'0'..=b'9' => self.number(),
             other => Err(self.error(ErrorKind::UnexpectedByte(other))),
         }
     }
 
-    fn literal(&mut self, word: &'static str, value: Json<'a>) -> Result<Json<'a>, ParseError> {
-        for expected in word.bytes() {
+    fn literal(&mut self, word: &[u8]) -> Result<(), ParseError> {
+        for &expected in word {
             match self.peek() {
                 Some(b) if b == expected => self.pos += 1,
                 Some(b) => return Err(self.error(ErrorKind::UnexpectedByte(b))),
                 None => return Err(self.error(ErrorKind::UnexpectedEnd)),
             }
         }
-        Ok(value)
+        Ok(())
     }
 
     fn digits(&mut self) -> usize {
@@ -203,8 +199,7 @@ impl<'a> Reader<'a> {
         self.pos - start
     }
 
-    fn number(&mut self) -> Result<Json<'a>, ParseError> {
-        let start = self.pos;
+    fn number(&mut self) -> Result<(), ParseError> {
         if self.peek() == Some(b'-') {
             self.pos += 1;
         }
@@ -230,161 +225,136 @@ impl<'a> Reader<'a> {
                 return Err(self.error(ErrorKind::InvalidNumber));
             }
         }
-        Ok(Json::Number(&self.text[start..self.pos]))
+        Ok(())
     }
 
     fn hex4(&mut self) -> Result<u16, ParseError> {
-        let digits = self
-            .bytes
-            .get(self.pos..self.pos + 4)
-            .ok_or_else(|| self.error(ErrorKind::InvalidEscape))?;
-        let mut value = 0u16;
-        for &d in digits {
-            let nibble = (d as char).to_digit(16).ok_or_else(|| self.error(ErrorKind::InvalidEscape))?;
-            value = value << 4 | nibble as u16;
-        }
+        let value = self.bytes.get(self.pos..self.pos + 4).and_then(hex4);
+        let value = value.ok_or_else(|| self.error(ErrorKind::InvalidEscape))?;
         self.pos += 4;
         Ok(value)
     }
 
-    /// Reads a string starting at its opening quote.
-    fn string(&mut self) -> Result<Cow<'a, str>, ParseError> {
+    /// Checks a string starting at its opening quote; with `decode`, returns its content.
+    fn string(&mut self, decode: bool) -> Result<Option<Cow<'a, str>>, ParseError> {
         self.pos += 1;
         let start = self.pos;
-        // Fast path: no escapes.
+        let mut escaped = false;
         loop {
+            // Step over a run of plain characters at once.
+            let rest = &self.bytes[self.pos..];
+            let run = memchr::memchr2(b'"', b'\\', rest).unwrap_or(rest.len());
+            if let Some(control) = rest[..run].iter().position(|&b| b < 0x20) {
+                self.pos += control;
+                return Err(self.error(ErrorKind::ControlCharacter));
+            }
+            self.pos += run;
             match self.peek() {
                 None => return Err(self.error(ErrorKind::UnexpectedEnd)),
-                Some(b'"') => {
-                    let s = &self.text[start..self.pos];
+                Some(b'"') => break,
+                Some(b'\\') => {
+                    escaped = true;
                     self.pos += 1;
-                    return Ok(Cow::Borrowed(s));
+                    match self.next_byte()? {
+                        b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't' => self.pos += 1,
+                        b'u' => {
+                            let escape_start = self.pos - 1;
+                            self.pos += 1;
+                            let lone = ParseError { kind: ErrorKind::LoneSurrogate, offset: escape_start };
+                            match self.hex4()? {
+                                0xD800..=0xDBFF => {
+                                    if self.bytes.get(self.pos..self.pos + 2) != Some(b"\\u") {
+                                        return Err(lone);
+                                    }
+                                    self.pos += 2;
+                                    if !(0xDC00..=0xDFFF).contains(&self.hex4()?) {
+                                        return Err(lone);
+                                    }
+                                }
+                                0xDC00..=0xDFFF => return Err(lone),
+                                _ => {}
+                            }
+                        }
+                        _ => return Err(self.error(ErrorKind::InvalidEscape)),
+                    }
                 }
-                Some(b'\\') => break,
                 Some(0..=0x1f) => return Err(self.error(ErrorKind::ControlCharacter)),
                 Some(_) => self.pos += 1,
             }
         }
-        let mut out = String::with_capacity(self.pos - start + 16);
-        out.push_str(&self.text[start..self.pos]);
-        loop {
-            let run = self.pos;
-            while let Some(b) = self.peek() {
-                if b == b'"' || b == b'\\' || b < 0x20 {
-                    break;
-                }
-                self.pos += 1;
-            }
-            out.push_str(&self.text[run..self.pos]);
-            match self.peek() {
-                None => return Err(self.error(ErrorKind::UnexpectedEnd)),
-                Some(b'"') => {
-                    self.pos += 1;
-                    return Ok(Cow::Owned(out));
-                }
-                Some(b'\\') => {
-                    self.pos += 1;
-                    let escape = self.expect_byte()?;
-                    self.pos += 1;
-                    match escape {
-                        b'"' => out.push('"'),
-                        b'\\' => out.push('\\'),
-                        b'/' => out.push('/'),
-                        b'b' => out.push('\u{8}'),
-                        b'f' => out.push('\u{c}'),
-                        b'n' => out.push('\n'),
-                        b'r' => out.push('\r'),
-                        b't' => out.push('\t'),
-                        b'u' => out.push(self.unicode_escape()?),
-                        _ => {
-                            self.pos -= 1;
-                            return Err(self.error(ErrorKind::InvalidEscape));
-                        }
-                    }
-                }
-                Some(_) => return Err(self.error(ErrorKind::ControlCharacter)),
-            }
-        }
+        let content = &self.text[start..self.pos];
+        self.pos += 1;
+        Ok(decode.then(|| if escaped { Cow::Owned(unescape(content)) } else { Cow::Borrowed(content) }))
     }
 
-    /// Reads the four hex digits after `\u` (and a low surrogate's escape after a high one).
-    fn unicode_escape(&mut self) -> Result<char, ParseError> {
-        let escape_start = self.pos.saturating_sub(2);
-        let lone = |pos| ParseError { kind: ErrorKind::LoneSurrogate, offset: pos };
-        let unit = self.hex4()?;
-        match unit {
-            0xD800..=0xDBFF => {
-                if self.bytes.get(self.pos..self.pos + 2) != Some(b"\\u") {
-                    return Err(lone(escape_start));
-                }
-                self.pos += 2;
-                let low = self.hex4()?;
-                if !(0xDC00..=0xDFFF).contains(&low) {
-                    return Err(lone(escape_start));
-                }
-                let code = 0x10000 + ((u32::from(unit) - 0xD800) << 10) + (u32::from(low) - 0xDC00);
-                char::from_u32(code).ok_or_else(|| lone(escape_start))
-            }
-            0xDC00..=0xDFFF => Err(lone(escape_start)),
-            _ => char::from_u32(u32::from(unit)).ok_or_else(|| lone(escape_start)),
-        }
-    }
-
-    fn array(&mut self, depth: usize) -> Result<Json<'a>, ParseError> {
+    fn array(&mut self, depth: usize) -> Result<(), ParseError> {
         if depth > MAX_DEPTH {
             return Err(self.error(ErrorKind::TooDeep));
         }
+        let span = self.open_span();
         self.pos += 1;
-        let mut items = Vec::new();
         self.skip_ws();
-        if self.peek() == Some(b']') {
-            self.pos += 1;
-            return Ok(Json::Array(items));
-        }
-        loop {
-            self.skip_ws();
-            items.push(self.value(depth)?);
-            self.skip_ws();
-            match self.expect_byte()? {
-                b',' => self.pos += 1,
-                b']' => {
-                    self.pos += 1;
-                    return Ok(Json::Array(items));
+        if self.peek() != Some(b']') {
+            loop {
+                self.skip_ws();
+                self.value(depth)?;
+                self.skip_ws();
+                match self.next_byte()? {
+                    b',' => self.pos += 1,
+                    b']' => break,
+                    other => return Err(self.error(ErrorKind::UnexpectedByte(other))),
                 }
-                other => return Err(self.error(ErrorKind::UnexpectedByte(other))),
             }
+        }
+        self.pos += 1;
+        self.close_span(span);
+        Ok(())
+    }
+
+    fn open_span(&mut self) -> usize {
+        self.spans.push((self.pos, self.pos));
+        self.spans.len() - 1
+    }
+
+    fn close_span(&mut self, span: usize) {
+        if let Some(entry) = self.spans.get_mut(span) {
+            entry.1 = self.pos;
         }
     }
 
-    fn object(&mut self, depth: usize) -> Result<Json<'a>, ParseError> {
+    fn object(&mut self, depth: usize) -> Result<(), ParseError> {
         if depth > MAX_DEPTH {
             return Err(self.error(ErrorKind::TooDeep));
         }
         let open = self.pos;
+        let span = self.open_span();
+        let first_name = self.names.len();
+        let reject = self.duplicates == Duplicates::Reject;
         self.pos += 1;
-        let mut members: Vec<(Cow<'a, str>, Json<'a>)> = Vec::new();
         self.skip_ws();
         if self.peek() == Some(b'}') {
             self.pos += 1;
-            return Ok(Json::Object(members));
+            self.close_span(span);
+            return Ok(());
         }
         loop {
             self.skip_ws();
-            match self.expect_byte()? {
+            match self.next_byte()? {
                 b'"' => {}
                 other => return Err(self.error(ErrorKind::UnexpectedByte(other))),
             }
-            let name = self.string()?;
+            if let Some(name) = self.string(reject)? {
+                self.names.push(name);
+            }
             self.skip_ws();
-            match self.expect_byte()? {
+            match self.next_byte()? {
                 b':' => self.pos += 1,
                 other => return Err(self.error(ErrorKind::UnexpectedByte(other))),
             }
             self.skip_ws();
-            let value = self.value(depth)?;
-            members.push((name, value));
+            self.value(depth)?;
             self.skip_ws();
-            match self.expect_byte()? {
+            match self.next_byte()? {
                 b',' => self.pos += 1,
                 b'}' => {
                     self.pos += 1;
@@ -393,36 +363,269 @@ impl<'a> Reader<'a> {
                 other => return Err(self.error(ErrorKind::UnexpectedByte(other))),
             }
         }
-        if self.duplicates == Duplicates::Reject {
-            if let Some(name) = first_duplicate(&members) {
+        if reject {
+            if let Some(name) = first_duplicate(&self.names[first_name..]) {
                 return Err(ParseError { kind: ErrorKind::DuplicateMember(name.to_owned()), offset: open });
             }
+            self.names.truncate(first_name);
         }
-        Ok(Json::Object(members))
+        self.close_span(span);
+        Ok(())
     }
 }
 
 /// The first name that an object repeats, if any.
-fn first_duplicate<'m>(members: &'m [(Cow<'_, str>, Json<'_>)]) -> Option<&'m str> {
+fn first_duplicate<'n>(names: &'n [Cow<'_, str>]) -> Option<&'n str> {
     const PAIRWISE_UP_TO: usize = 16;
-    if members.len() <= PAIRWISE_UP_TO {
-        for (i, (name, _)) in members.iter().enumerate() {
-            if members[..i].iter().any(|(earlier, _)| earlier == name) {
-                return Some(name);
+    if names.len() <= PAIRWISE_UP_TO {
+        return names.iter().enumerate().find(|(i, name)| names[..*i].contains(name)).map(|(_, name)| name.as_ref());
+    }
+    let mut sorted: Vec<&str> = names.iter().map(AsRef::as_ref).collect();
+    sorted.sort_unstable();
+    sorted.windows(2).find(|pair| pair[0] == pair[1]).map(|pair| pair[0])
+}
+
+fn hex4(digits: &[u8]) -> Option<u16> {
+    digits.iter().try_fold(0u16, |value, &d| Some(value << 4 | (d as char).to_digit(16)? as u16))
+}
+
+/// Unescapes the content of a string that [`Validator::string`] accepted.
+fn unescape(content: &str) -> String {
+    let bytes = content.as_bytes();
+    let mut out = String::with_capacity(content.len());
+    let mut run = 0;
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] != b'\\' {
+            i += 1;
+            continue;
+        }
+        out.push_str(&content[run..i]);
+        let escape = bytes.get(i + 1).copied().unwrap_or(b'\\');
+        i += 2;
+        match escape {
+            b'b' => out.push('\u{8}'),
+            b'f' => out.push('\u{c}'),
+            b'n' => out.push('\n'),
+            b'r' => out.push('\r'),
+            b't' => out.push('\t'),
+            b'u' => {
+                let unit = bytes.get(i..i + 4).and_then(hex4).unwrap_or(0xFFFD);
+                i += 4;
+                let code = if (0xD800..=0xDBFF).contains(&unit) {
+                    let low = bytes.get(i + 2..i + 6).and_then(hex4).unwrap_or(0xDC00);
+                    i += 6;
+                    0x10000 + ((u32::from(unit) - 0xD800) << 10) + (u32::from(low).saturating_sub(0xDC00) & 0x3FF)
+                } else {
+                    u32::from(unit)
+                };
+                out.push(char::from_u32(code).unwrap_or(char::REPLACEMENT_CHARACTER));
+            }
+            other => out.push(other as char),
+        }
+        run = i;
+    }
+    out.push_str(content.get(run..).unwrap_or(""));
+    out
+}
+
+// ---------------------------------------------------------------------------------------------
+// Reading a validated document.
+
+/// A value of a validated [`Document`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Raw<'a> {
+    text: &'a str,
+    start: usize,
+    end: usize,
+    spans: &'a [(usize, usize)],
+}
+
+/// A value decoded one level deep: scalars are read, arrays and objects stay raw.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Json<'a> {
+    /// `null`.
+    Null,
+    /// `true` or `false`.
+    Bool(bool),
+    /// A number, as its source text.
+    Number(&'a str),
+    /// A string, unescaped.
+    String(Cow<'a, str>),
+    /// An array.
+    Array(Raw<'a>),
+    /// An object.
+    Object(Raw<'a>),
+}
+
+impl<'a> Json<'a> {
+    /// A short name of the value's type, for error messages.
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            Json::Null => "null",
+            Json::Bool(_) => "a boolean",
+            Json::Number(_) => "a number",
+            Json::String(_) => "a string",
+            Json::Array(_) => "an array",
+            Json::Object(_) => "an object",
+        }
+    }
+}
+
+impl<'a> Raw<'a> {
+    /// The value's source text.
+    pub fn text(self) -> &'a str {
+        self.text.get(self.start..self.end).unwrap_or("")
+    }
+
+    fn first_byte(self) -> Option<u8> {
+        self.text.as_bytes().get(self.start).copied()
+    }
+
+    fn at(self, start: usize, end: usize) -> Raw<'a> {
+        Raw { start, end, ..self }
+    }
+
+    /// The value, decoded one level deep.
+    pub fn decode(self) -> Json<'a> {
+        match self.first_byte() {
+            Some(b'{') => Json::Object(self),
+            Some(b'[') => Json::Array(self),
+            Some(b'"') => Json::String(decode_string(self.text())),
+            Some(b't') => Json::Bool(true),
+            Some(b'f') => Json::Bool(false),
+            Some(b'n') | None => Json::Null,
+            Some(_) => Json::Number(self.text()),
+        }
+    }
+
+    /// The members of an object, in document order; `None` for any other value.
+    pub fn object(self) -> Option<Object<'a>> {
+        (self.first_byte() == Some(b'{')).then(|| Object { members: self.members().collect() })
+    }
+
+    /// Iterates the members of an object (nothing for any other value).
+    pub fn members(self) -> Members<'a> {
+        let pos = if self.first_byte() == Some(b'{') { self.start + 1 } else { self.end };
+        Members { raw: self, pos }
+    }
+
+    /// Iterates the items of an array (nothing for any other value).
+    pub fn items(self) -> Items<'a> {
+        let pos = if self.first_byte() == Some(b'[') { self.start + 1 } else { self.end };
+        Items { raw: self, pos }
+    }
+
+    /// The position of the next byte that is not white space, before the value's end.
+    fn next_token(self, from: usize) -> Option<usize> {
+        let bytes = self.text.as_bytes();
+        (from..self.end).find(|&i| !matches!(bytes[i], b' ' | b'\t' | b'\n' | b'\r'))
+    }
+
+    /// The end of the value that starts at `start`: a string is scanned, an array or object is
+    /// looked up among the spans the validation recorded.
+    fn value_end(self, start: usize) -> usize {
+        let bytes = self.text.as_bytes();
+        match bytes.get(start) {
+            Some(b'"') => {
+                let mut i = start + 1;
+                while let Some(found) = memchr::memchr2(b'"', b'\\', bytes.get(i..).unwrap_or(&[])) {
+                    i += found;
+                    if bytes[i] == b'"' {
+                        return i + 1;
+                    }
+                    i += 2;
+                }
+                self.end
+            }
+            Some(b'{' | b'[') => match self.spans.binary_search_by_key(&start, |span| span.0) {
+                Ok(found) => self.spans[found].1,
+                Err(_) => self.end,
+            },
+            _ => {
+                let mut i = start;
+                while let Some(b'0'..=b'9' | b'a'..=b'z' | b'A'..=b'Z' | b'+' | b'-' | b'.') = bytes.get(i) {
+                    i += 1;
+                }
+                i
             }
         }
-        return None;
     }
-    let mut names: Vec<&str> = members.iter().map(|(name, _)| name.as_ref()).collect();
-    names.sort_unstable();
-    names.windows(2).find(|pair| pair[0] == pair[1]).map(|pair| pair[0])
+}
+
+/// An object's members, read once so that looking several up costs one scan.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Object<'a> {
+    members: Vec<(Cow<'a, str>, Raw<'a>)>,
+}
+
+impl<'a> Object<'a> {
+    /// The value of the last member named `name`.
+    pub fn get(&self, name: &str) -> Option<Raw<'a>> {
+        self.members.iter().rev().find(|(n, _)| n == name).map(|(_, v)| *v)
+    }
+
+    /// The members in document order.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, Raw<'a>)> {
+        self.members.iter().map(|(n, v)| (n.as_ref(), *v))
+    }
+}
+
+/// The iterator of [`Raw::members`].
+#[derive(Debug, Clone)]
+pub struct Members<'a> {
+    raw: Raw<'a>,
+    pos: usize,
+}
+
+impl<'a> Iterator for Members<'a> {
+    type Item = (Cow<'a, str>, Raw<'a>);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let raw = self.raw;
+        let bytes = raw.text.as_bytes();
+        let key_start = raw.next_token(self.pos).filter(|&at| bytes[at] == b'"')?;
+        let key_end = raw.value_end(key_start);
+        let colon = raw.next_token(key_end)?;
+        let value_start = raw.next_token(colon + 1)?;
+        let value_end = raw.value_end(value_start);
+        self.pos = raw.next_token(value_end).map_or(raw.end, |at| at + 1);
+        let key = decode_string(raw.text.get(key_start..key_end).unwrap_or(""));
+        Some((key, raw.at(value_start, value_end)))
+    }
+}
+
+/// The iterator of [`Raw::items`].
+#[derive(Debug, Clone)]
+pub struct Items<'a> {
+    raw: Raw<'a>,
+    pos: usize,
+}
+
+impl<'a> Iterator for Items<'a> {
+    type Item = Raw<'a>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let raw = self.raw;
+        let bytes = raw.text.as_bytes();
+        let start = raw.next_token(self.pos).filter(|&at| bytes[at] != b']')?;
+        let end = raw.value_end(start);
+        self.pos = raw.next_token(end).map_or(raw.end, |at| at + 1);
+        Some(raw.at(start, end))
+    }
+}
+
+/// The content of a validated string (`quoted` includes the quotes).
+fn decode_string(quoted: &str) -> Cow<'_, str> {
+    let content = quoted.get(1..quoted.len().saturating_sub(1)).unwrap_or("");
+    if content.contains('\\') { Cow::Owned(unescape(content)) } else { Cow::Borrowed(content) }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn ok(text: &str) -> Json<'_> {
+    fn ok(text: &str) -> Document<'_> {
         parse_str(text, Duplicates::Reject).unwrap_or_else(|e| panic!("{text:?}: {e}"))
     }
 
@@ -435,18 +638,47 @@ mod tests {
 
     #[test]
     fn accepts_rfc_8259_values() {
-        assert_eq!(ok(" null "), Json::Null);
-        assert_eq!(ok("[true,false]"), Json::Array(vec![Json::Bool(true), Json::Bool(false)]));
-        assert_eq!(ok("1e400"), Json::Number("1e400"));
-        assert_eq!(ok("-0.5E+3"), Json::Number("-0.5E+3"));
-        assert_eq!(ok(r#""a\"\\\/\b\f\n\r\t\u00e9""#), Json::String("a\"\\/\u{8}\u{c}\n\r\t\u{e9}".into()));
-        assert_eq!(ok(r#""\ud83d\ude00""#), Json::String("\u{1F600}".into()));
-        assert_eq!(ok(r#"{"a":{},"b":[]}"#).get("b"), Some(&Json::Array(vec![])));
+        assert_eq!(ok(" null ").root().decode(), Json::Null);
+        let doc = ok("[true, false ,[1]]");
+        let items: Vec<_> = doc.root().items().map(|i| i.text()).collect();
+        assert_eq!(items, ["true", "false", "[1]"]);
+        assert_eq!(ok("1e400").root().decode(), Json::Number("1e400"));
+        assert_eq!(ok("-0.5E+3").root().decode(), Json::Number("-0.5E+3"));
+        assert_eq!(
+            ok(r#""a\"\\\/\b\f\n\r\t\u00e9""#).root().decode(),
+            Json::String("a\"\\/\u{8}\u{c}\n\r\t\u{e9}".into())
+        );
+        assert_eq!(ok(r#""\ud83d\ude00x""#).root().decode(), Json::String("\u{1F600}x".into()));
+        let doc = ok(r#"{ "a" : {"x":"}"} , "b":[ ] ,"c":"\"]", "\u0064" : 1 }"#);
+        let object = doc.root().object().expect("an object");
+        let names: Vec<_> = object.iter().map(|(n, v)| (n, v.text())).collect();
+        assert_eq!(names, [("a", r#"{"x":"}"}"#), ("b", "[ ]"), ("c", r#""\"]""#), ("d", "1")]);
+        assert_eq!(ok("[]").root().items().count(), 0);
+        assert_eq!(ok("{}").root().members().count(), 0);
+        assert!(ok("[]").root().object().is_none());
     }
 
     #[test]
     fn rejects_what_rfc_8259_rejects() {
-        for text in ["", "NaN", "Infinity", "-", "01", "1.", ".5", "1e", "+1", "[1,]", "{\"a\":1,}", "'a'", "tru", "nul"] {
+        for text in [
+            "",
+            "NaN",
+            "Infinity",
+            "-",
+            "01",
+            "1.",
+            ".5",
+            "1e",
+            "+1",
+            "[1,]",
+            "{\"a\":1,}",
+            "'a'",
+            "tru",
+            "nul",
+            "[1 2]",
+            "{\"a\" 1}",
+            "{1:1}",
+        ] {
             assert!(parse_str(text, Duplicates::Keep).is_err(), "{text:?} was accepted");
         }
         assert_eq!(err("\"a\u{1}\""), ErrorKind::ControlCharacter);
@@ -475,11 +707,12 @@ mod tests {
     fn duplicates_are_compared_after_unescaping() {
         assert_eq!(err(r#"{"a":1,"\u0061":2}"#), ErrorKind::DuplicateMember("a".into()));
         assert_eq!(err(r#"[{"x":{"k":1,"k":2}}]"#), ErrorKind::DuplicateMember("k".into()));
+        assert!(parse_str(r#"{"a":{"a":{"a":1}},"b":{"a":2}}"#, Duplicates::Reject).is_ok());
         let many: Vec<String> = (0..40).map(|i| format!("\"k{i}\":{i}")).collect();
         assert!(parse_str(&format!("{{{}}}", many.join(",")), Duplicates::Reject).is_ok());
         assert_eq!(err(&format!("{{{},\"k7\":0}}", many.join(","))), ErrorKind::DuplicateMember("k7".into()));
         let kept = parse_str(r#"{"a":1,"a":2}"#, Duplicates::Keep).expect("duplicates kept");
-        assert_eq!(kept.get("a"), Some(&Json::Number("2")));
+        assert_eq!(kept.root().object().and_then(|o| o.get("a")).map(Raw::decode), Some(Json::Number("2")));
     }
 
     #[test]

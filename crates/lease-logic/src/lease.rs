@@ -119,7 +119,11 @@ impl fmt::Display for Reading {
             Reading::Malformed(problem) => write!(f, "malformed ({problem})"),
             Reading::Released(l) => write!(f, "released (leaderTransition {})", l.leader_transition),
             Reading::Unidentifiable(l) => {
-                write!(f, "held by {:?}, which is not a pod reference (leaderTransition {})", l.holder, l.leader_transition)
+                write!(
+                    f,
+                    "held by {:?}, which is not a pod reference (leaderTransition {})",
+                    l.holder, l.leader_transition
+                )
             }
             Reading::Held(l, pod) => write!(f, "held by {pod} (leaderTransition {})", l.leader_transition),
         }
@@ -135,19 +139,19 @@ pub fn is_blank(text: &str) -> bool {
 fn parse_lease(value: &str) -> Result<Lease, String> {
     let doc = json::parse_str(value, Duplicates::Keep).map_err(|e| format!("not JSON: {e}"))?;
     let mut lease = Lease { holder: String::new(), leader_transition: 0 };
-    let members = match doc {
+    let members = match doc.root().decode() {
         Json::Null => return Ok(lease),
-        Json::Object(members) => members,
+        Json::Object(object) => object.members(),
         other => return Err(format!("{} is not a lease object", other.type_name())),
     };
     for (name, value) in members {
         match field_of(&name) {
-            Some(Field::Holder) => match value {
+            Some(Field::Holder) => match value.decode() {
                 Json::Null => {}
                 Json::String(holder) => lease.holder = holder.into_owned(),
                 other => return Err(format!("\"holder\" is {}, not a string", other.type_name())),
             },
-            Some(Field::LeaderTransition) => match value {
+            Some(Field::LeaderTransition) => match value.decode() {
                 Json::Null => {}
                 Json::Number(text) => lease.leader_transition = parse_counter(text)?,
                 other => {
@@ -196,8 +200,7 @@ fn parse_counter(text: &str) -> Result<i64, String> {
     if !integer {
         return Err(format!("\"leaderTransition\" is {text}, not an integer"));
     }
-    text.parse::<i64>()
-        .map_err(|_| format!("\"leaderTransition\" {text} does not fit in a signed 64-bit integer"))
+    text.parse::<i64>().map_err(|_| format!("\"leaderTransition\" {text} does not fit in a signed 64-bit integer"))
 }
 
 #[cfg(test)]
@@ -214,7 +217,12 @@ mod tests {
 
     #[test]
     fn vacant_values() {
-        for v in ["", " ", "\t\n\r\u{b}\u{c}", "\u{85}\u{a0}\u{1680}\u{2000}\u{200a}\u{2028}\u{2029}\u{202f}\u{205f}\u{3000}"] {
+        for v in [
+            "",
+            " ",
+            "\t\n\r\u{b}\u{c}",
+            "\u{85}\u{a0}\u{1680}\u{2000}\u{200a}\u{2028}\u{2029}\u{202f}\u{205f}\u{3000}",
+        ] {
             assert_eq!(read(v), Reading::Vacant, "{v:?}");
         }
         assert_eq!(Reading::of(LeaseSlot::NoKey), Reading::Vacant);
@@ -228,7 +236,10 @@ mod tests {
             ("{}", Reading::Released(lease("", 0))),
             (r#"{"holder":"a/b","leaderTransition":3}"#, Reading::Held(lease("a/b", 3), "a/b".parse().expect("valid"))),
             (r#"{"HoLdEr":"  ","LEADERTRANSITION":3}"#, Reading::Released(lease("  ", 3))),
-            (r#"{"holder":"a/b","holder":null,"leaderTransition":-4}"#, Reading::Held(lease("a/b", -4), "a/b".parse().expect("valid"))),
+            (
+                r#"{"holder":"a/b","holder":null,"leaderTransition":-4}"#,
+                Reading::Held(lease("a/b", -4), "a/b".parse().expect("valid")),
+            ),
             (r#"{"holder":"x","holder":""}"#, Reading::Released(lease("", 0))),
             ("{\"leaderTran\u{17F}ition\":5,\"x\":1e400}", Reading::Released(lease("", 5))),
             (r#"{"holder":"nope"}"#, Reading::Unidentifiable(lease("nope", 0))),

@@ -74,8 +74,8 @@ pub use decide::{Observed, hold, release, status};
 pub use decision::{Action, Decision, Outcome};
 pub use lease::{DEFAULT_LEASE_KEY, Lease, LeaseSlot, Reading, is_blank};
 pub use patch::{
-    ANNOTATIONS_PATH, MissingResourceVersion, Op, Patch, PatchOp, PatchValue, RESOURCE_VERSION_PATH, annotation_pointer,
-    compare_and_swap, survives_reencoding,
+    ANNOTATIONS_PATH, MissingResourceVersion, Op, Patch, PatchOp, PatchValue, RESOURCE_VERSION_PATH,
+    annotation_pointer, compare_and_swap, survives_reencoding,
 };
 pub use pod::{InvalidPodRef, PodRef, PodState, PodStatus, is_dns1123_label, is_dns1123_subdomain};
 pub use review::{DEFAULT_BREAK_GLASS_GROUP, Operation, Requester, Review, review};

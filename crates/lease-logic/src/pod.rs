@@ -45,7 +45,9 @@ impl PodRef {
     pub fn new(namespace: &str, name: &str) -> Result<Self, InvalidPodRef> {
         let invalid = |problem| InvalidPodRef { input: format!("{namespace}/{name}"), problem };
         if !is_dns1123_label(namespace) {
-            return Err(invalid("the namespace must be a DNS-1123 label (lowercase letters, digits and '-', at most 63)"));
+            return Err(invalid(
+                "the namespace must be a DNS-1123 label (lowercase letters, digits and '-', at most 63)",
+            ));
         }
         if !is_dns1123_subdomain(name) {
             return Err(invalid(
@@ -80,10 +82,9 @@ impl FromStr for PodRef {
     fn from_str(text: &str) -> Result<Self, Self::Err> {
         let mut parts = text.split('/');
         match (parts.next(), parts.next(), parts.next()) {
-            (Some(namespace), Some(name), None) => PodRef::new(namespace, name).map_err(|e| InvalidPodRef {
-                input: text.to_owned(),
-                ..e
-            }),
+            (Some(namespace), Some(name), None) => {
+                PodRef::new(namespace, name).map_err(|e| InvalidPodRef { input: text.to_owned(), ..e })
+            }
             (_, None, _) => Err(InvalidPodRef { input: text.to_owned(), problem: "it has no '/'" }),
             _ => Err(InvalidPodRef { input: text.to_owned(), problem: "it has more than one '/'" }),
         }
@@ -101,9 +102,7 @@ fn is_dns1123_part(part: &str) -> bool {
     let bytes = part.as_bytes();
     let alnum = |b: &u8| b.is_ascii_lowercase() || b.is_ascii_digit();
     match (bytes.first(), bytes.last()) {
-        (Some(first), Some(last)) => {
-            alnum(first) && alnum(last) && bytes.iter().all(|b| alnum(b) || *b == b'-')
-        }
+        (Some(first), Some(last)) => alnum(first) && alnum(last) && bytes.iter().all(|b| alnum(b) || *b == b'-'),
         _ => false,
     }
 }

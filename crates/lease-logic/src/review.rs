@@ -96,10 +96,10 @@ pub fn review(request: &Review<'_>) -> Decision {
         return allowed(format!("the requester is in the break-glass group {group:?}"));
     }
     // 4. A pod writes leases only for itself.
-    if let (Some(me), Reading::Held(_, holder)) = (&request.requester.pod, &new) {
-        if !holder.is(me) {
-            return denied(format!("pod {me} may not give the lease to another pod ({holder})"));
-        }
+    if let (Some(me), Reading::Held(_, holder)) = (&request.requester.pod, &new)
+        && !holder.is(me)
+    {
+        return denied(format!("pod {me} may not give the lease to another pod ({holder})"));
     }
     let previous = old.previous();
     let keeps_previous = |new_lease: Option<&Lease>| new_lease.is_none_or(|l| l.leader_transition == previous);
@@ -157,7 +157,9 @@ pub fn review(request: &Review<'_>) -> Decision {
             denied("the old lease annotation is unreadable: only a break-glass group may rewrite it".into())
         }
         // Rule 2 returned for these new readings.
-        (Reading::Malformed(_) | Reading::Unidentifiable(_), _) => denied("the new lease annotation is unreadable".into()),
+        (Reading::Malformed(_) | Reading::Unidentifiable(_), _) => {
+            denied("the new lease annotation is unreadable".into())
+        }
     }
 }
 
