@@ -1,3 +1,4 @@
 //! Shared fixtures for the cross-crate tests: the conformance vectors and the live control plane.
 
+pub mod cluster;
 pub mod vectors;
