@@ -1,6 +1,159 @@
-//! `cargo xtask test`.
+//! `cargo xtask test`: every test the project has, after installing what they need.
+//!
+//! Steps, in order (each prints a header and its time; the first failure stops the run):
+//! 1. tools: Debian packages, the wasm target and `wasm-opt`, nightly Rust and `cargo-fuzz`,
+//!    each skipped when already there;
+//! 2. `cargo fmt --check` and `cargo clippy -D warnings` over every target;
+//! 3. the control plane: kube-apiserver and etcd, built once into a version-keyed cache, then
+//!    started for this run on loopback;
+//! 4. `cargo test --workspace`: unit, property and doc tests, the conformance vectors through
+//!    every runtime, and the live tests against the control plane through the real `kubectl`;
+//! 5. the WASM module's rules (no imports, its ABI, at most 100 KiB);
+//! 6. the fuzz target builds, and replays its corpus as a regression test.
+
+use std::ffi::OsStr;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Instant;
+
+use anyhow::{Context, bail};
+
+use crate::{cluster, wasm};
+
+/// Debian packages the tests use at run time: certificates for the control plane, raw requests.
+const DEBIAN_PACKAGES: &[&str] = &["openssl", "curl"];
+/// The cargo-fuzz release the fuzz target is built with.
+const CARGO_FUZZ_VERSION: &str = "0.13.2";
 
 /// Runs every test.
 pub fn run() -> anyhow::Result<()> {
+    let started = Instant::now();
+    let root = workspace_root();
+    let mut steps = Steps::default();
+
+    steps.run("install what the tests need", || {
+        ensure_debian_packages(DEBIAN_PACKAGES)?;
+        wasm::ensure_tools()?;
+        ensure_fuzz_tools()
+    })?;
+    steps.run("cargo fmt --check", || cargo(&root, ["fmt", "--all", "--", "--check"], &[]))?;
+    steps.run("cargo clippy -D warnings", || {
+        cargo(&root, ["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"], &[])
+    })?;
+    let control_plane = steps.run("start a local control plane", || {
+        cluster::ensure_binaries()?;
+        cluster::up(&root.join("target/csplease-test-cluster"))
+    })?;
+    let env: Vec<(&str, &OsStr)> = control_plane.test_env().into_iter().collect();
+    steps.run("cargo test --workspace (unit, property, vectors in every runtime, live)", || {
+        cargo(&root, ["test", "--workspace", "--all-features"], &env)
+    })?;
+    steps.run("stop the control plane", || control_plane.down())?;
+    steps.run("the WASM module's rules", || wasm::check(&root))?;
+    steps.run("fuzz target builds and replays its corpus", || {
+        let fuzz = root.join("fuzz");
+        cargo(&fuzz, ["+nightly", "fuzz", "build", "evaluate"], &[])?;
+        cargo(&fuzz, ["+nightly", "fuzz", "run", "evaluate", "corpus/evaluate", "--", "-runs=0"], &[])
+    })?;
+
+    eprintln!("\nxtask test: every step passed in {:.0?}", started.elapsed());
+    println!("steps: {} passed, 0 failed", steps.passed);
+    Ok(())
+}
+
+/// Counts and times the steps.
+#[derive(Default)]
+struct Steps {
+    passed: usize,
+}
+
+impl Steps {
+    fn run<T>(&mut self, name: &str, step: impl FnOnce() -> anyhow::Result<T>) -> anyhow::Result<T> {
+        eprintln!("\n=== {name}");
+        let started = Instant::now();
+        let result = step().with_context(|| format!("step failed: {name}"));
+        eprintln!("=== {name}: {} in {:.1?}", if result.is_ok() { "ok" } else { "FAILED" }, started.elapsed());
+        self.passed += usize::from(result.is_ok());
+        result
+    }
+}
+
+/// The workspace root (the xtask crate's parent).
+pub fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().map(Path::to_path_buf).unwrap_or_default()
+}
+
+/// Runs `cargo ARGS` in `dir` with extra environment; fails on a non-zero exit.
+fn cargo<'a>(dir: &Path, args: impl IntoIterator<Item = &'a str>, env: &[(&str, &OsStr)]) -> anyhow::Result<()> {
+    let args: Vec<&str> = args.into_iter().collect();
+    let mut command = Command::new("cargo");
+    command.current_dir(dir).args(&args).envs(env.iter().copied());
+    // A toolchain chosen with `+name` must win over the one this xtask runs under.
+    if args.first().is_some_and(|a| a.starts_with('+')) {
+        command.env_remove("RUSTUP_TOOLCHAIN").env_remove("RUSTC").env_remove("CARGO");
+    }
+    let status = command.status().with_context(|| format!("running cargo {}", args.join(" ")))?;
+    if !status.success() {
+        bail!("cargo {} failed ({status})", args.join(" "));
+    }
+    Ok(())
+}
+
+/// Installs the Debian packages that are missing (`apt-get update` first, once).
+pub fn ensure_debian_packages(packages: &[&str]) -> anyhow::Result<()> {
+    let missing: Vec<&str> = packages
+        .iter()
+        .copied()
+        .filter(|p| {
+            let status = Command::new("dpkg-query").args(["-W", "-f=${Status}", p]).output();
+            !status.is_ok_and(|o| String::from_utf8_lossy(&o.stdout).contains("install ok installed"))
+        })
+        .collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    eprintln!("xtask: installing Debian packages {}", missing.join(" "));
+    let quiet = |args: &[&str]| -> anyhow::Result<()> {
+        let status = Command::new("apt-get")
+            .args(args)
+            .env("DEBIAN_FRONTEND", "noninteractive")
+            .status()
+            .context("running apt-get (Debian packages need root)")?;
+        if !status.success() {
+            bail!("apt-get {} failed ({status})", args.join(" "));
+        }
+        Ok(())
+    };
+    quiet(&["update", "-qq"])?;
+    let mut install = vec!["install", "-y", "-qq", "--no-install-recommends"];
+    install.extend(&missing);
+    quiet(&install)
+}
+
+/// Nightly Rust (cargo-fuzz needs it) and cargo-fuzz itself.
+fn ensure_fuzz_tools() -> anyhow::Result<()> {
+    let toolchains = Command::new("rustup").args(["toolchain", "list"]).output().context("running rustup")?;
+    if !String::from_utf8_lossy(&toolchains.stdout).lines().any(|l| l.starts_with("nightly")) {
+        eprintln!("xtask: installing the nightly Rust toolchain (for cargo-fuzz)");
+        let status = Command::new("rustup")
+            .args(["toolchain", "install", "nightly", "--profile", "minimal"])
+            .status()
+            .context("running rustup")?;
+        if !status.success() {
+            bail!("`rustup toolchain install nightly` failed ({status})");
+        }
+    }
+    let installed = Command::new("cargo").args(["fuzz", "--version"]).output();
+    if installed.is_ok_and(|o| String::from_utf8_lossy(&o.stdout).contains(CARGO_FUZZ_VERSION)) {
+        return Ok(());
+    }
+    eprintln!("xtask: installing cargo-fuzz {CARGO_FUZZ_VERSION}");
+    let status = Command::new("cargo")
+        .args(["install", "cargo-fuzz", "--locked", "--version", CARGO_FUZZ_VERSION])
+        .status()
+        .context("running cargo install")?;
+    if !status.success() {
+        bail!("`cargo install cargo-fuzz` failed ({status})");
+    }
     Ok(())
 }

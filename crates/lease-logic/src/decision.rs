@@ -145,7 +145,11 @@ impl Decision {
     /// The decision document: compact JSON, as serde_json writes it.
     pub fn to_json(&self) -> Vec<u8> {
         // Strings, integers, booleans and nulls in a fixed shape: serialising cannot fail.
-        serde_json::to_vec(self).unwrap_or_default()
+        let mut out = Vec::with_capacity(512 + 3 * self.annotation.as_ref().map_or(0, String::len));
+        match serde_json::to_writer(&mut out, self) {
+            Ok(()) => out,
+            Err(_) => Vec::new(),
+        }
     }
 
     /// Whether the decision writes (carries a patch).

@@ -120,8 +120,14 @@ pub fn parse(input: &[u8], duplicates: Duplicates) -> Result<Document<'_>, Parse
 
 /// Validates one whole document held in a string.
 pub fn parse_str(text: &str, duplicates: Duplicates) -> Result<Document<'_>, ParseError> {
-    let mut validator =
-        Validator { text, bytes: text.as_bytes(), pos: 0, duplicates, names: Vec::new(), spans: Vec::new() };
+    let mut validator = Validator {
+        text,
+        bytes: text.as_bytes(),
+        pos: 0,
+        duplicates,
+        names: Vec::with_capacity(32),
+        spans: Vec::with_capacity(text.len() / 32),
+    };
     validator.skip_ws();
     let start = validator.pos;
     validator.value(0)?;
@@ -241,14 +247,7 @@ impl<'a> Validator<'a> {
         let start = self.pos;
         let mut escaped = false;
         loop {
-            // Step over a run of plain characters at once.
-            let rest = &self.bytes[self.pos..];
-            let run = memchr::memchr2(b'"', b'\\', rest).unwrap_or(rest.len());
-            if let Some(control) = rest[..run].iter().position(|&b| b < 0x20) {
-                self.pos += control;
-                return Err(self.error(ErrorKind::ControlCharacter));
-            }
-            self.pos += run;
+            self.pos = plain_run(self.bytes, self.pos);
             match self.peek() {
                 None => return Err(self.error(ErrorKind::UnexpectedEnd)),
                 Some(b'"') => break,
@@ -371,6 +370,42 @@ impl<'a> Validator<'a> {
         }
         self.close_span(span);
         Ok(())
+    }
+}
+
+/// Bytes that stand for themselves in a string: not `"`, `\` or a control character.
+const PLAIN: [bool; 256] = {
+    let mut table = [true; 256];
+    let mut b = 0;
+    while b < 0x20 {
+        table[b] = false;
+        b += 1;
+    }
+    table[b'"' as usize] = false;
+    table[b'\\' as usize] = false;
+    table
+};
+
+/// The position of the first byte from `from` on that is not [`PLAIN`] (or the end): short runs
+/// byte by byte, long ones with `memchr`.
+fn plain_run(bytes: &[u8], from: usize) -> usize {
+    const SHORT: usize = 24;
+    let mut i = from;
+    let short_end = bytes.len().min(from + SHORT);
+    while i < short_end {
+        if !PLAIN[bytes[i] as usize] {
+            return i;
+        }
+        i += 1;
+    }
+    if i == bytes.len() {
+        return i;
+    }
+    let rest = &bytes[i..];
+    let run = memchr::memchr2(b'"', b'\\', rest).unwrap_or(rest.len());
+    match rest[..run].iter().position(|&b| b < 0x20) {
+        Some(control) => i + control,
+        None => i + run,
     }
 }
 
@@ -529,14 +564,15 @@ impl<'a> Raw<'a> {
         match bytes.get(start) {
             Some(b'"') => {
                 let mut i = start + 1;
-                while let Some(found) = memchr::memchr2(b'"', b'\\', bytes.get(i..).unwrap_or(&[])) {
-                    i += found;
-                    if bytes[i] == b'"' {
-                        return i + 1;
+                loop {
+                    i = plain_run(bytes, i);
+                    match bytes.get(i) {
+                        Some(b'"') => return i + 1,
+                        Some(b'\\') => i += 2,
+                        Some(_) => i += 1,
+                        None => return self.end,
                     }
-                    i += 2;
                 }
-                self.end
             }
             Some(b'{' | b'[') => match self.spans.binary_search_by_key(&start, |span| span.0) {
                 Ok(found) => self.spans[found].1,
