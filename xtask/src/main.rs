@@ -11,6 +11,7 @@ use clap::{Parser, Subcommand};
 mod cluster;
 mod demo;
 mod test;
+mod wasm;
 
 /// The project's automation entry point.
 #[derive(Parser)]
@@ -23,7 +24,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Run the demo: the lease protocol on sample pools.
-    Demo,
+    Demo(demo::Args),
     /// Run every test: unit, property, conformance, and live tests.
     Test,
     /// Manage the local control plane used by the demo and the live tests.
@@ -33,7 +34,7 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Demo => demo::run(),
+        Command::Demo(args) => demo::run_with(args),
         Command::Test => test::run(),
         Command::Cluster(args) => cluster::run(args),
     };

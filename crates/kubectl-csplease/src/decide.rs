@@ -49,7 +49,8 @@ mod tests {
     #[test]
     fn json_lines_in_order_with_a_bad_line() {
         let out = decide("{\"action\":\"status\",\"object\":{\"metadata\":{}}}\n\nnot json\n{\"action\":\"steal\"}\n");
-        let outcomes: Vec<_> = out.iter().map(|l| l.split(r#""outcome":""#).nth(1).and_then(|r| r.split('"').next())).collect();
+        let outcomes: Vec<_> =
+            out.iter().map(|l| l.split(r#""outcome":""#).nth(1).and_then(|r| r.split('"').next())).collect();
         assert_eq!(outcomes, [Some("vacant"), Some("invalid"), Some("invalid")]);
     }
 }
