@@ -373,40 +373,34 @@ impl<'a> Validator<'a> {
     }
 }
 
-/// Bytes that stand for themselves in a string: not `"`, `\` or a control character.
-const PLAIN: [bool; 256] = {
-    let mut table = [true; 256];
-    let mut b = 0;
-    while b < 0x20 {
-        table[b] = false;
-        b += 1;
-    }
-    table[b'"' as usize] = false;
-    table[b'\\' as usize] = false;
-    table
-};
-
-/// The position of the first byte from `from` on that is not [`PLAIN`] (or the end): short runs
-/// byte by byte, long ones with `memchr`.
+/// The position of the first byte from `from` on that is `"`, `\` or a control character (or
+/// the end): eight bytes at a time, with the classic "has a zero byte" word tricks.
 fn plain_run(bytes: &[u8], from: usize) -> usize {
-    const SHORT: usize = 24;
+    const LO: u64 = 0x0101_0101_0101_0101;
+    const HI: u64 = 0x8080_8080_8080_8080;
+    // High bit set in the lowest byte of `v` that is zero (bytes above it may be set falsely,
+    // which never matters: only the lowest is used).
+    let zero_byte = |v: u64| v.wrapping_sub(LO) & !v & HI;
     let mut i = from;
-    let short_end = bytes.len().min(from + SHORT);
-    while i < short_end {
-        if !PLAIN[bytes[i] as usize] {
+    while let Some(chunk) = bytes.get(i..i + 8) {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(chunk);
+        let w = u64::from_le_bytes(word);
+        let special = zero_byte(w ^ (LO * u64::from(b'"')))
+            | zero_byte(w ^ (LO * u64::from(b'\\')))
+            | (w.wrapping_sub(LO * 0x20) & !w & HI);
+        if special != 0 {
+            return i + (special.trailing_zeros() / 8) as usize;
+        }
+        i += 8;
+    }
+    while let Some(&b) = bytes.get(i) {
+        if b == b'"' || b == b'\\' || b < 0x20 {
             return i;
         }
         i += 1;
     }
-    if i == bytes.len() {
-        return i;
-    }
-    let rest = &bytes[i..];
-    let run = memchr::memchr2(b'"', b'\\', rest).unwrap_or(rest.len());
-    match rest[..run].iter().position(|&b| b < 0x20) {
-        Some(control) => i + control,
-        None => i + run,
-    }
+    i
 }
 
 /// The first name that an object repeats, if any.
@@ -754,5 +748,26 @@ mod tests {
     #[test]
     fn rejects_invalid_utf8() {
         assert_eq!(parse(b"\"\xff\"", Duplicates::Keep).map_err(|e| e.kind), Err(ErrorKind::InvalidUtf8));
+    }
+
+    #[test]
+    fn plain_runs_stop_at_the_first_special_byte() {
+        let naive = |bytes: &[u8], from: usize| {
+            (from..bytes.len()).find(|&i| bytes[i] == b'"' || bytes[i] == b'\\' || bytes[i] < 0x20).unwrap_or(bytes.len())
+        };
+        let samples: [&[u8]; 7] = [
+            b"",
+            b"abcdefghijklmnopqrstuvwxyz\"",
+            b"abcdefg\\hijk",
+            b"\x1fabc",
+            "é€😀 plain text with no specials at all, long enough for several words".as_bytes(),
+            b"\x7f\x80\xff\x20\x21\x22",
+            b"0123456\x00",
+        ];
+        for sample in samples {
+            for from in 0..=sample.len() {
+                assert_eq!(plain_run(sample, from), naive(sample, from), "{sample:?} from {from}");
+            }
+        }
     }
 }
