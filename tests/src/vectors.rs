@@ -41,11 +41,7 @@ pub fn load() -> Vec<Case> {
         let text = std::fs::read_to_string(&file).expect("vector file is readable");
         let list: Vec<Value> = serde_json::from_str(&text)
             .unwrap_or_else(|e| panic!("{}: not a JSON array of cases: {e}", file.display()));
-        let stem = file
-            .file_stem()
-            .and_then(|s| s.to_str())
-            .unwrap_or("?")
-            .to_owned();
+        let stem = file.file_stem().and_then(|s| s.to_str()).unwrap_or("?").to_owned();
         for case in list {
             let name = case["name"].as_str().expect("case has a name");
             let request = match (case.get("requestText"), case.get("request")) {
@@ -53,15 +49,8 @@ pub fn load() -> Vec<Case> {
                 (_, Some(request)) => serde_json::to_vec(request).expect("serialisable"),
                 _ => panic!("{stem}: case {name:?} has neither request nor requestText"),
             };
-            let expect = case["expect"]
-                .as_object()
-                .expect("case has an expect object")
-                .clone();
-            cases.push(Case {
-                name: format!("{stem}: {name}"),
-                request,
-                expect,
-            });
+            let expect = case["expect"].as_object().expect("case has an expect object").clone();
+            cases.push(Case { name: format!("{stem}: {name}"), request, expect });
         }
     }
     cases

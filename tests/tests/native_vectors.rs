@@ -5,11 +5,7 @@ use csplease_tests::vectors;
 #[test]
 fn every_vector_conforms_natively() {
     let cases = vectors::load();
-    assert!(
-        cases.len() >= 150,
-        "expected the shared vectors and our own, found {}",
-        cases.len()
-    );
+    assert!(cases.len() >= 150, "expected the shared vectors and our own, found {}", cases.len());
     let mut failures = Vec::new();
     for case in &cases {
         let decision = lease_logic::evaluate_json(&case.request);
@@ -23,12 +19,6 @@ fn every_vector_conforms_natively() {
             ));
         }
     }
-    assert!(
-        failures.is_empty(),
-        "{} of {} vectors fail:\n{}",
-        failures.len(),
-        cases.len(),
-        failures.join("\n")
-    );
+    assert!(failures.is_empty(), "{} of {} vectors fail:\n{}", failures.len(), cases.len(), failures.join("\n"));
     println!("{} vectors conform", cases.len());
 }
