@@ -4,6 +4,7 @@ use std::fmt;
 
 use serde::Serialize;
 
+use crate::json;
 use crate::lease::Lease;
 use crate::patch::Patch;
 use crate::pod::PodRef;
@@ -142,14 +143,62 @@ impl Decision {
         Decision::bare(action, Outcome::Invalid, reason)
     }
 
-    /// The decision document: compact JSON, as serde_json writes it.
+    /// The decision document: compact JSON, keys in SPEC.md's order, strings escaped as
+    /// serde_json escapes them (the same bytes as `serde_json::to_vec(self)`, written directly
+    /// because this is the hot path of every runtime).
     pub fn to_json(&self) -> Vec<u8> {
-        // Strings, integers, booleans and nulls in a fixed shape: serialising cannot fail.
-        let mut out = Vec::with_capacity(512 + 3 * self.annotation.as_ref().map_or(0, String::len));
-        match serde_json::to_writer(&mut out, self) {
-            Ok(()) => out,
-            Err(_) => Vec::new(),
+        let lease_len = |l: &Option<Lease>| l.as_ref().map_or(0, |l| l.holder.len());
+        let capacity = 256
+            + self.reason.len()
+            + lease_len(&self.before)
+            + lease_len(&self.after)
+            + 4 * self.annotation.as_ref().map_or(0, String::len);
+        let mut out = String::with_capacity(capacity);
+        out.push_str("{\"action\":");
+        match self.action {
+            Some(action) => json::write_string(&mut out, action.as_str()),
+            None => out.push_str("null"),
         }
+        out.push_str(",\"outcome\":");
+        json::write_string(&mut out, self.outcome.as_str());
+        out.push_str(",\"reason\":");
+        json::write_string(&mut out, &self.reason);
+        for (key, lease) in [(",\"before\":", &self.before), (",\"after\":", &self.after)] {
+            out.push_str(key);
+            match lease {
+                Some(lease) => lease.write_json(&mut out),
+                None => out.push_str("null"),
+            }
+        }
+        out.push_str(",\"annotation\":");
+        match &self.annotation {
+            Some(annotation) => json::write_string(&mut out, annotation),
+            None => out.push_str("null"),
+        }
+        out.push_str(",\"patch\":");
+        match &self.patch {
+            Some(patch) => patch.write_json(&mut out),
+            None => out.push_str("null"),
+        }
+        out.push_str(",\"lookup\":");
+        match &self.lookup {
+            Some(pod) => {
+                out.push_str("{\"namespace\":");
+                json::write_string(&mut out, pod.namespace());
+                out.push_str(",\"name\":");
+                json::write_string(&mut out, pod.name());
+                out.push('}');
+            }
+            None => out.push_str("null"),
+        }
+        out.push_str(",\"live\":");
+        out.push_str(match self.live {
+            Some(true) => "true",
+            Some(false) => "false",
+            None => "null",
+        });
+        out.push('}');
+        out.into_bytes()
     }
 
     /// Whether the decision writes (carries a patch).

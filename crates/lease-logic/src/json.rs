@@ -410,8 +410,38 @@ fn first_duplicate<'n>(names: &'n [Cow<'_, str>]) -> Option<&'n str> {
         return names.iter().enumerate().find(|(i, name)| names[..*i].contains(name)).map(|(_, name)| name.as_ref());
     }
     let mut sorted: Vec<&str> = names.iter().map(AsRef::as_ref).collect();
-    sorted.sort_unstable();
+    heapsort(&mut sorted);
     sorted.windows(2).find(|pair| pair[0] == pair[1]).map(|pair| pair[0])
+}
+
+/// Sorts in O(n log n) with a few lines of code: `slice::sort_unstable` is faster on large
+/// inputs but adds kilobytes to the WASM module, and objects with more than a handful of
+/// members are rare in a request.
+fn heapsort(items: &mut [&str]) {
+    fn sift_down(items: &mut [&str], mut root: usize, end: usize) {
+        loop {
+            let mut child = 2 * root + 1;
+            if child >= end {
+                return;
+            }
+            if child + 1 < end && items[child] < items[child + 1] {
+                child += 1;
+            }
+            if items[root] >= items[child] {
+                return;
+            }
+            items.swap(root, child);
+            root = child;
+        }
+    }
+    let len = items.len();
+    for root in (0..len / 2).rev() {
+        sift_down(items, root, len);
+    }
+    for end in (1..len).rev() {
+        items.swap(0, end);
+        sift_down(items, 0, end);
+    }
 }
 
 fn hex4(digits: &[u8]) -> Option<u16> {
@@ -456,6 +486,61 @@ fn unescape(content: &str) -> String {
     }
     out.push_str(content.get(run..).unwrap_or(""));
     out
+}
+
+// ---------------------------------------------------------------------------------------------
+// Writing: compact JSON, escaped exactly as serde_json escapes (SPEC.md section 5).
+
+/// Appends `text` as a JSON string: `"` and `\` escaped, `\b \f \n \r \t` in their short
+/// forms, other characters below U+0020 as `\u00xx` (lowercase hex), everything else raw.
+pub fn write_string(out: &mut String, text: &str) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let bytes = text.as_bytes();
+    out.push('"');
+    let mut start = 0;
+    loop {
+        // `plain_run` stops only at ASCII bytes, so both ends are character boundaries.
+        let stop = plain_run(bytes, start);
+        out.push_str(text.get(start..stop).unwrap_or(""));
+        let Some(&byte) = bytes.get(stop) else { break };
+        match byte {
+            b'"' => out.push_str("\\\""),
+            b'\\' => out.push_str("\\\\"),
+            0x08 => out.push_str("\\b"),
+            0x0c => out.push_str("\\f"),
+            b'\n' => out.push_str("\\n"),
+            b'\r' => out.push_str("\\r"),
+            b'\t' => out.push_str("\\t"),
+            _ => {
+                out.push_str("\\u00");
+                out.push(char::from(HEX[usize::from(byte >> 4)]));
+                out.push(char::from(HEX[usize::from(byte & 0xf)]));
+            }
+        }
+        start = stop + 1;
+    }
+    out.push('"');
+}
+
+/// Appends an integer.
+pub fn write_i64(out: &mut String, value: i64) {
+    let mut digits = [0u8; 20];
+    let mut at = digits.len();
+    let mut rest = value.unsigned_abs();
+    loop {
+        at -= 1;
+        digits[at] = b'0' + (rest % 10) as u8;
+        rest /= 10;
+        if rest == 0 {
+            break;
+        }
+    }
+    if value < 0 {
+        out.push('-');
+    }
+    for &digit in &digits[at..] {
+        out.push(char::from(digit));
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -753,7 +838,9 @@ mod tests {
     #[test]
     fn plain_runs_stop_at_the_first_special_byte() {
         let naive = |bytes: &[u8], from: usize| {
-            (from..bytes.len()).find(|&i| bytes[i] == b'"' || bytes[i] == b'\\' || bytes[i] < 0x20).unwrap_or(bytes.len())
+            (from..bytes.len())
+                .find(|&i| bytes[i] == b'"' || bytes[i] == b'\\' || bytes[i] < 0x20)
+                .unwrap_or(bytes.len())
         };
         let samples: [&[u8]; 7] = [
             b"",

@@ -29,8 +29,18 @@ impl Lease {
     /// assert_eq!(lease.to_annotation(), r#"{"holder":"openebs/pool-a","leaderTransition":4}"#);
     /// ```
     pub fn to_annotation(&self) -> String {
-        // A struct of a string and an integer always serialises.
-        serde_json::to_string(self).unwrap_or_default()
+        let mut out = String::with_capacity(40 + self.holder.len());
+        self.write_json(&mut out);
+        out
+    }
+
+    /// Appends the lease as compact JSON.
+    pub(crate) fn write_json(&self, out: &mut String) {
+        out.push_str("{\"holder\":");
+        json::write_string(out, &self.holder);
+        out.push_str(",\"leaderTransition\":");
+        json::write_i64(out, self.leader_transition);
+        out.push('}');
     }
 }
 

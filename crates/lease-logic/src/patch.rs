@@ -2,6 +2,7 @@
 
 use serde::ser::{Serialize, SerializeMap, Serializer};
 
+use crate::json;
 use crate::lease::LeaseSlot;
 
 /// The pointer of `metadata.resourceVersion`.
@@ -18,7 +19,36 @@ pub struct Patch(pub Vec<PatchOp>);
 impl Patch {
     /// The patch as the request body: compact JSON.
     pub fn to_json(&self) -> String {
-        serde_json::to_string(self).unwrap_or_default()
+        let mut out = String::with_capacity(256);
+        self.write_json(&mut out);
+        out
+    }
+
+    /// Appends the patch as compact JSON.
+    pub(crate) fn write_json(&self, out: &mut String) {
+        out.push('[');
+        for (i, op) in self.0.iter().enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            out.push_str("{\"op\":");
+            json::write_string(out, op.op.as_str());
+            out.push_str(",\"path\":");
+            json::write_string(out, &op.path);
+            out.push_str(",\"value\":");
+            match &op.value {
+                PatchValue::Text(text) => json::write_string(out, text),
+                PatchValue::Annotations { key, value } => {
+                    out.push('{');
+                    json::write_string(out, key);
+                    out.push(':');
+                    json::write_string(out, value);
+                    out.push('}');
+                }
+            }
+            out.push('}');
+        }
+        out.push(']');
     }
 
     /// Whether the patch starts with a `test` that guards its write.
@@ -48,6 +78,17 @@ pub enum Op {
     Replace,
     /// Adds the value at the path.
     Add,
+}
+
+impl Op {
+    /// The operation's name in a patch.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Op::Test => "test",
+            Op::Replace => "replace",
+            Op::Add => "add",
+        }
+    }
 }
 
 /// The value of a patch operation.

@@ -200,6 +200,25 @@ proptest! {
         }
     }
 
+    /// The decision document is written byte for byte as serde_json writes the same decision.
+    #[test]
+    fn decisions_are_written_as_serde_json_writes_them(request in write_request(), reason in any::<String>()) {
+        let mut decision = lease_logic::evaluate(&serde_json::to_vec(&request).expect("serialisable"));
+        prop_assert_eq!(decision.to_json(), serde_json::to_vec(&decision).expect("serialisable"));
+        decision.reason = reason;
+        prop_assert_eq!(decision.to_json(), serde_json::to_vec(&decision).expect("serialisable"));
+    }
+
+    /// Strings are escaped as serde_json escapes them, whatever they hold.
+    #[test]
+    fn strings_are_escaped_as_serde_json_escapes_them(text in any::<String>(), controls in "[\\x00-\\x1f\"\\\\\u{7f}é😀a]{0,40}") {
+        for text in [&text, &controls] {
+            let mut ours = String::new();
+            json::write_string(&mut ours, text);
+            prop_assert_eq!(ours, serde_json::to_string(text).expect("serialisable"));
+        }
+    }
+
     /// The reader accepts exactly what serde_json accepts, within the limits they share (no
     /// duplicate members, at most 127 levels, numbers that fit an f64).
     #[test]
