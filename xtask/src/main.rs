@@ -12,6 +12,7 @@ mod cluster;
 mod demo;
 mod test;
 mod wasm;
+mod web;
 
 /// The project's automation entry point.
 #[derive(Parser)]
@@ -29,6 +30,8 @@ enum Command {
     Test,
     /// Manage the local control plane used by the demo and the live tests.
     Cluster(cluster::Args),
+    /// Build the browser lease inspector into web/pkg/.
+    Web,
 }
 
 fn main() -> ExitCode {
@@ -37,6 +40,9 @@ fn main() -> ExitCode {
         Command::Demo(args) => demo::run_with(args),
         Command::Test => test::run(),
         Command::Cluster(args) => cluster::run(args),
+        Command::Web => {
+            web::build(&test::workspace_root()).map(|pkg| eprintln!("xtask: inspector built in {}", pkg.display()))
+        }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -1,13 +1,15 @@
 //! `cargo xtask test`: every test the project has, after installing what they need.
 //!
 //! Steps, in order (each prints a header and its time; the first failure stops the run):
-//! 1. tools: Debian packages, the wasm target and `wasm-opt`, nightly Rust and `cargo-fuzz`,
-//!    each skipped when already there;
+//! 1. tools: Debian packages (Chromium among them), the wasm target, `wasm-opt`,
+//!    `wasm-bindgen`, nightly Rust and `cargo-fuzz`, each skipped when already there; then the
+//!    browser inspector's page, which the plugin embeds;
 //! 2. `cargo fmt --check` and `cargo clippy -D warnings` over every target;
 //! 3. the control plane: kube-apiserver and etcd, built once into a version-keyed cache, then
 //!    started for this run on loopback;
 //! 4. `cargo test --workspace`: unit, property and doc tests, the conformance vectors through
-//!    every runtime, and the live tests against the control plane through the real `kubectl`;
+//!    every runtime (native, wasmtime, Node, headless Chromium), and the live tests against the
+//!    control plane through the real `kubectl`;
 //! 5. the WASM module's rules (no imports, its ABI, at most 100 KiB);
 //! 6. the fuzz target builds, and replays its corpus as a regression test.
 
@@ -18,10 +20,11 @@ use std::time::Instant;
 
 use anyhow::{Context, bail};
 
-use crate::{cluster, wasm};
+use crate::{cluster, wasm, web};
 
-/// Debian packages the tests use at run time: certificates for the control plane, raw requests.
-const DEBIAN_PACKAGES: &[&str] = &["openssl", "curl"];
+/// Debian packages the tests use at run time: certificates for the control plane, raw requests,
+/// and the browser the inspector is tested in.
+const DEBIAN_PACKAGES: &[&str] = &["openssl", "curl", "chromium", "chromium-driver"];
 /// The cargo-fuzz release the fuzz target is built with.
 const CARGO_FUZZ_VERSION: &str = "0.13.2";
 
@@ -34,8 +37,11 @@ pub fn run() -> anyhow::Result<()> {
     steps.run("install what the tests need", || {
         ensure_debian_packages(DEBIAN_PACKAGES)?;
         wasm::ensure_tools()?;
+        web::ensure_tools()?;
         ensure_fuzz_tools()
     })?;
+    // Before anything compiles the plugin, which embeds the page when it is built.
+    steps.run("build the lease inspector (web/pkg)", || web::build(&root).map(drop))?;
     steps.run("cargo fmt --check", || cargo(&root, ["fmt", "--all", "--", "--check"], &[]))?;
     steps.run("cargo clippy -D warnings", || {
         cargo(&root, ["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"], &[])
@@ -51,6 +57,7 @@ pub fn run() -> anyhow::Result<()> {
     let plugin_dir = target_dir(&root).join("debug");
     let mut env: Vec<(&str, &OsStr)> = control_plane.test_env().into_iter().collect();
     env.push(("CSPLEASE_PLUGIN_DIR", plugin_dir.as_os_str()));
+    env.push(("CSPLEASE_WEB", OsStr::new("1")));
     steps.run("cargo test --workspace (unit, property, vectors in every runtime, live)", || {
         cargo(&root, ["test", "--workspace"], &env)
     })?;

@@ -178,6 +178,15 @@ pub enum Command {
         #[arg(long)]
         force: bool,
     },
+    /// Serve the lease inspector page on 127.0.0.1, with a read-only view of every CStorPool
+    ///
+    /// Prints the page's URL. The page lists the cluster's CStorPools and their holder pods and
+    /// previews hold and release on them; nothing is ever written. Ctrl-C stops it.
+    Inspect {
+        /// The port to listen on; 0 picks a free one.
+        #[arg(long, default_value_t = 0)]
+        port: u16,
+    },
     /// Decide requests offline: a request document or JSON Lines in, decision documents out.
     Decide {
         /// Read requests from FILE instead of standard input ("-" is standard input).
@@ -363,6 +372,10 @@ async fn live(cli: Cli, env: &Env) -> u8 {
             Ok(None) if !force => fail(NO_CLAIMANT, exit::USAGE),
             Ok(claimant) => release(&lease, csp, claimant.as_ref(), *force, flags).await,
             Err(message) => fail(&message, exit::USAGE),
+        },
+        Command::Inspect { port } => match crate::inspect::serve(&lease, &connected.server, *port).await {
+            Ok(()) => exit::SUCCESS,
+            Err(message) => fail(&message, exit::ERROR),
         },
         Command::Decide { .. } | Command::Completion { .. } => exit::SUCCESS,
     };

@@ -49,7 +49,7 @@
 //!
 //! # The plugin
 //!
-//! `kubectl csplease status|hold|release|decide|completion`: see [`cli`] and the crate README. Its
+//! `kubectl csplease status|hold|release|inspect|decide|completion`: see [`cli`] and the crate README. Its
 //! binary's `main` only calls [`cli::run`].
 
 pub mod cli;
@@ -57,6 +57,7 @@ pub mod connect;
 pub mod decide;
 pub mod error;
 pub mod events;
+pub mod inspect;
 mod lease;
 pub mod render;
 pub mod trace;

@@ -83,3 +83,6 @@ pub use wire::{evaluate, evaluate_json};
 
 #[cfg(all(target_arch = "wasm32", not(feature = "bindgen")))]
 mod wasm_abi;
+
+#[cfg(all(target_arch = "wasm32", feature = "bindgen"))]
+mod bindgen;
