@@ -52,9 +52,13 @@ pub fn run_with(args: Args) -> anyhow::Result<()> {
 
 /// Builds the plugin and returns the directory that holds it.
 fn build_plugin() -> anyhow::Result<PathBuf> {
+    let root = workspace_root();
+    eprintln!("Building the lease inspector page (the plugin embeds it) ...");
+    crate::wasm::ensure_tools()?;
+    crate::web::ensure_tools()?;
+    crate::web::build(&root)?;
     eprintln!("Building kubectl-csplease ...");
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| OsString::from("cargo"));
-    let root = workspace_root();
     let status = Command::new(cargo)
         .args(["build", "--quiet", "-p", "kubectl-csplease", "--bin", "kubectl-csplease"])
         .current_dir(&root)
@@ -146,8 +150,47 @@ impl Demo {
         println!("$ kubectl csplease decide <<'EOF'\n{input}EOF");
         let out = self.run(&["csplease", "decide"], Some(&input))?;
         print!("{}", out.0);
+
+        heading("9. The lease inspector on this cluster: `kubectl csplease inspect` (read-only)");
+        self.inspector()?;
         println!("\nDone: every write above was one guarded JSON Patch; every decision came from lease-logic.");
         Ok(())
+    }
+
+    /// Serves the inspector page on loopback, shows what it lists, and on a terminal keeps it
+    /// open until Enter.
+    fn inspector(&self) -> anyhow::Result<()> {
+        use std::io::{BufRead as _, IsTerminal as _};
+        println!("$ kubectl csplease inspect");
+        let mut child = self
+            .command(&["csplease", "inspect"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .context("running kubectl csplease inspect")?;
+        let mut line = String::new();
+        if let Some(stdout) = child.stdout.take() {
+            std::io::BufReader::new(stdout).read_line(&mut line)?;
+        }
+        let url = line.split_whitespace().find(|w| w.starts_with("http://")).unwrap_or("").to_owned();
+        let shown = (|| -> anyhow::Result<()> {
+            ensure!(!url.is_empty(), "kubectl csplease inspect printed no URL: {line:?}");
+            print!("{line}");
+            let api = format!("{}/api/csps", url.trim_end_matches('/'));
+            let out = Command::new("curl").args(["-sS", "--max-time", "10", &api]).output().context("running curl")?;
+            let listing: serde_json::Value = serde_json::from_slice(&out.stdout).context("the inspector's listing")?;
+            let items = listing["items"].as_array().map_or(0, Vec::len);
+            println!("$ curl -s {api}   # what the page lists: {items} CStorPools with their holders' states");
+            if std::io::stdin().is_terminal() {
+                println!("Open {url} in a browser; press Enter to stop the inspector.");
+                std::io::stdin().lock().read_line(&mut String::new())?;
+            }
+            Ok(())
+        })();
+        child.kill().ok();
+        child.wait().ok();
+        shown
     }
 
     fn setup(&self) -> anyhow::Result<()> {
