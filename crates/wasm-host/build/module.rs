@@ -27,8 +27,8 @@ pub const REQUIRED_EXPORTS: [(&str, ExportKind); 5] = [
     ("evaluate", ExportKind::Func),
 ];
 
-/// `wasm-opt`'s arguments: optimise for speed (`-O3` on the `opt-level = "s"` build is as small as
-/// `-Oz` and about a fifth faster), keep to the features rustc's default `wasm32-unknown-unknown`
+/// `wasm-opt`'s arguments: optimise for speed (`-O3` is as small as `-Oz` here and about a fifth
+/// faster), keep to the features rustc's default `wasm32-unknown-unknown`
 /// code uses, drop the linker's helper exports and the custom sections.
 pub const WASM_OPT_ARGS: &[&str] = &[
     "-O3",
