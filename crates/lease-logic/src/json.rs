@@ -125,7 +125,7 @@ pub fn parse_str(text: &str, duplicates: Duplicates) -> Result<Document<'_>, Par
         bytes: text.as_bytes(),
         pos: 0,
         duplicates,
-        names: Vec::with_capacity(32),
+        names: if duplicates == Duplicates::Reject { Vec::with_capacity(32) } else { Vec::new() },
         spans: Vec::with_capacity(text.len() / 32),
     };
     validator.skip_ws();
@@ -641,18 +641,7 @@ impl<'a> Raw<'a> {
     fn value_end(self, start: usize) -> usize {
         let bytes = self.text.as_bytes();
         match bytes.get(start) {
-            Some(b'"') => {
-                let mut i = start + 1;
-                loop {
-                    i = plain_run(bytes, i);
-                    match bytes.get(i) {
-                        Some(b'"') => return i + 1,
-                        Some(b'\\') => i += 2,
-                        Some(_) => i += 1,
-                        None => return self.end,
-                    }
-                }
-            }
+            Some(b'"') => string_end(bytes, start).0,
             Some(b'{' | b'[') => match self.spans.binary_search_by_key(&start, |span| span.0) {
                 Ok(found) => self.spans[found].1,
                 Err(_) => self.end,
@@ -700,12 +689,13 @@ impl<'a> Iterator for Members<'a> {
         let raw = self.raw;
         let bytes = raw.text.as_bytes();
         let key_start = raw.next_token(self.pos).filter(|&at| bytes[at] == b'"')?;
-        let key_end = raw.value_end(key_start);
+        let (key_end, escaped) = string_end(bytes, key_start);
         let colon = raw.next_token(key_end)?;
         let value_start = raw.next_token(colon + 1)?;
         let value_end = raw.value_end(value_start);
         self.pos = raw.next_token(value_end).map_or(raw.end, |at| at + 1);
-        let key = decode_string(raw.text.get(key_start..key_end).unwrap_or(""));
+        let key = raw.text.get(key_start + 1..key_end.saturating_sub(1)).unwrap_or("");
+        let key = if escaped { Cow::Owned(unescape(key)) } else { Cow::Borrowed(key) };
         Some((key, raw.at(value_start, value_end)))
     }
 }
@@ -731,6 +721,25 @@ impl<'a> Iterator for Items<'a> {
 }
 
 /// The content of a validated string (`quoted` includes the quotes).
+/// The end of the validated string that starts (with its quote) at `start`, and whether it has
+/// escapes.
+fn string_end(bytes: &[u8], start: usize) -> (usize, bool) {
+    let mut escaped = false;
+    let mut i = start + 1;
+    loop {
+        i = plain_run(bytes, i);
+        match bytes.get(i) {
+            Some(b'"') => return (i + 1, escaped),
+            Some(b'\\') => {
+                escaped = true;
+                i += 2;
+            }
+            Some(_) => i += 1,
+            None => return (bytes.len(), escaped),
+        }
+    }
+}
+
 fn decode_string(quoted: &str) -> Cow<'_, str> {
     let content = quoted.get(1..quoted.len().saturating_sub(1)).unwrap_or("");
     if content.contains('\\') { Cow::Owned(unescape(content)) } else { Cow::Borrowed(content) }
