@@ -370,6 +370,30 @@ impl TestCluster {
         kubectl(&self.restricted)
     }
 
+    /// Runs admin `kubectl ARGS`, with `stdin` piped in when given, and returns its stdout.
+    ///
+    /// # Panics
+    /// When kubectl cannot run or fails: a test's fixture that cannot be set up is a failure.
+    pub fn kubectl_ok(&self, args: &[&str], stdin: Option<&str>) -> String {
+        use std::io::Write as _;
+        use std::process::Stdio;
+        let mut cmd = self.kubectl_admin();
+        cmd.args(args).stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() });
+        cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
+        let mut child = cmd.spawn().expect("kubectl starts");
+        if let (Some(input), Some(mut pipe)) = (stdin, child.stdin.take()) {
+            pipe.write_all(input.as_bytes()).expect("kubectl stdin");
+        }
+        let out = child.wait_with_output().expect("kubectl ends");
+        assert!(out.status.success(), "kubectl {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// `kubectl apply` of `object` as admin (panics as [`TestCluster::kubectl_ok`] does).
+    pub fn apply(&self, object: &serde_json::Value) {
+        self.kubectl_ok(&["apply", "-f", "-"], Some(&object.to_string()));
+    }
+
     /// Creates namespace `name` and its `default` ServiceAccount (there is no
     /// controller-manager to create it, and Pods cannot be created without it).
     pub fn create_namespace(&self, name: &str) -> Result<(), ClusterError> {

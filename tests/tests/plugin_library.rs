@@ -4,8 +4,6 @@
 //!
 //! Runs only with `CSPLEASE_LIVE=1` (`cargo xtask test` sets it).
 
-use std::io::Write as _;
-use std::process::Stdio;
 use std::sync::atomic::{AtomicU32, Ordering};
 
 use csplease_tests::cluster::{self, TestCluster};
@@ -16,19 +14,6 @@ use serde_json::{Value, json};
 fn unique(prefix: &str) -> String {
     static N: AtomicU32 = AtomicU32::new(0);
     format!("{prefix}-{}-{}", std::process::id(), N.fetch_add(1, Ordering::Relaxed))
-}
-
-fn kubectl(cluster: &TestCluster, args: &[&str], stdin: Option<&str>) -> String {
-    let mut cmd = cluster.kubectl_admin();
-    cmd.args(args).stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() });
-    cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
-    let mut child = cmd.spawn().expect("kubectl starts");
-    if let (Some(input), Some(mut pipe)) = (stdin, child.stdin.take()) {
-        pipe.write_all(input.as_bytes()).expect("kubectl stdin");
-    }
-    let out = child.wait_with_output().expect("kubectl ends");
-    assert!(out.status.success(), "kubectl {args:?}: {}", String::from_utf8_lossy(&out.stderr));
-    String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
 /// Namespace `ns` with Running pods `names`, and a CStorPool `csp` with `lease` when given.
@@ -46,14 +31,14 @@ fn fixtures(cluster: &TestCluster, ns: &str, names: &[&str], csp: &str, lease: O
         metadata["annotations"] = json!({ DEFAULT_LEASE_KEY: lease });
     }
     items.push(json!({"apiVersion": "openebs.io/v1alpha1", "kind": "CStorPool", "metadata": metadata}));
-    kubectl(
-        cluster,
+    cluster.kubectl_ok(
         &["apply", "-f", "-"],
         Some(&json!({"apiVersion": "v1", "kind": "List", "items": items}).to_string()),
     );
     for name in names {
         let patch = json!({"status": {"phase": "Running"}}).to_string();
-        kubectl(cluster, &["-n", ns, "patch", "pod", name, "--subresource=status", "--type=merge", "-p", &patch], None);
+        cluster
+            .kubectl_ok(&["-n", ns, "patch", "pod", name, "--subresource=status", "--type=merge", "-p", &patch], None);
     }
 }
 
@@ -102,8 +87,8 @@ fn plugin_library_update_is_a_compare_and_swap() {
         let released = lease.release(&csp, Some(&b), false).await.expect("B's release");
         assert_eq!(released.decision.outcome, Outcome::Released);
     });
-    let value =
-        kubectl(cluster, &["get", "csp", &csp, "-o", "jsonpath={.metadata.annotations.openebs\\.io/csp-lease}"], None);
+    let value = cluster
+        .kubectl_ok(&["get", "csp", &csp, "-o", "jsonpath={.metadata.annotations.openebs\\.io/csp-lease}"], None);
     assert_eq!(value, format!(r#"{{"holder":"","leaderTransition":1}}"#));
 }
 

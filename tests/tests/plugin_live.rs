@@ -6,7 +6,6 @@
 //! the status subresource. The plugin binary comes from `$CSPLEASE_PLUGIN_DIR` when set (xtask
 //! builds it first), else this test builds it with cargo.
 
-use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::OnceLock;
@@ -97,40 +96,19 @@ fn expect(run: &Run, code: i32, what: &str) {
     );
 }
 
-/// Runs admin kubectl with `stdin`; panics unless it succeeds.
-fn kubectl(cluster: &TestCluster, args: &[&str], stdin: Option<&str>) -> String {
-    let mut cmd = cluster.kubectl_admin();
-    cmd.args(args).stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() });
-    cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
-    let mut child = cmd.spawn().expect("kubectl starts");
-    if let (Some(input), Some(mut pipe)) = (stdin, child.stdin.take()) {
-        pipe.write_all(input.as_bytes()).expect("kubectl stdin");
-    }
-    let out = child.wait_with_output().expect("kubectl ends");
-    assert!(out.status.success(), "kubectl {args:?}: {}", String::from_utf8_lossy(&out.stderr));
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-fn apply(cluster: &TestCluster, object: &Value) {
-    kubectl(cluster, &["apply", "-f", "-"], Some(&object.to_string()));
-}
-
 /// Creates a CStorPool, with the lease annotation set to `lease` when given.
 fn csp(cluster: &TestCluster, name: &str, lease: Option<&str>) {
     let mut metadata = json!({ "name": name });
     if let Some(lease) = lease {
         metadata["annotations"] = json!({ LEASE_KEY: lease });
     }
-    apply(
-        cluster,
-        &json!({"apiVersion": "openebs.io/v1alpha1", "kind": "CStorPool", "metadata": metadata,
-                "spec": {"poolSpec": {"poolType": "striped"}}}),
-    );
+    cluster.apply(&json!({"apiVersion": "openebs.io/v1alpha1", "kind": "CStorPool", "metadata": metadata,
+                "spec": {"poolSpec": {"poolType": "striped"}}}));
 }
 
 /// The CStorPool as JSON.
 fn get_csp(cluster: &TestCluster, name: &str) -> Value {
-    serde_json::from_str(&kubectl(cluster, &["get", "csp", name, "-o", "json"], None)).expect("JSON")
+    serde_json::from_str(&cluster.kubectl_ok(&["get", "csp", name, "-o", "json"], None)).expect("JSON")
 }
 
 /// The lease annotation's value, if any.
@@ -156,7 +134,7 @@ fn pods_on(cluster: &TestCluster, ns: &str, names: &[String], phase: &str, node:
                    "spec": {"nodeName": node, "containers": [{"name": "pool", "image": "openebs/cstor-pool:3.6.0"}]}})
         })
         .collect();
-    apply(cluster, &json!({"apiVersion": "v1", "kind": "List", "items": items}));
+    cluster.apply(&json!({"apiVersion": "v1", "kind": "List", "items": items}));
     for name in names {
         set_phase(cluster, ns, name, phase);
     }
@@ -164,7 +142,7 @@ fn pods_on(cluster: &TestCluster, ns: &str, names: &[String], phase: &str, node:
 
 fn set_phase(cluster: &TestCluster, ns: &str, pod: &str, phase: &str) {
     let patch = json!({"status": {"phase": phase}}).to_string();
-    kubectl(cluster, &["-n", ns, "patch", "pod", pod, "--subresource=status", "--type=merge", "-p", &patch], None);
+    cluster.kubectl_ok(&["-n", ns, "patch", "pod", pod, "--subresource=status", "--type=merge", "-p", &patch], None);
 }
 
 fn namespace(cluster: &TestCluster, prefix: &str) -> String {
@@ -180,7 +158,7 @@ fn lease_of(holder: &str, n: i64) -> String {
 /// The reasons of the Events recorded on CStorPool `name`, oldest first.
 fn event_reasons(cluster: &TestCluster, name: &str) -> Vec<String> {
     let selector = format!("involvedObject.name={name},involvedObject.kind=CStorPool");
-    let out = kubectl(cluster, &["get", "events", "-A", "--field-selector", &selector, "-o", "json"], None);
+    let out = cluster.kubectl_ok(&["get", "events", "-A", "--field-selector", &selector, "-o", "json"], None);
     let list: Value = serde_json::from_str(&out).expect("JSON");
     let mut events: Vec<(String, String)> = list["items"]
         .as_array()
@@ -261,7 +239,7 @@ fn plugin_hold_release_status_through_kubectl() {
         ["LeaseAcquired", "LeaseTakenOver", "LeaseReleased", "LeaseAcquired", "LeaseBroken"],
         "one Event per write, so `kubectl describe csp` shows the history"
     );
-    let describe = kubectl(cluster, &["describe", "csp", &name], None);
+    let describe = cluster.kubectl_ok(&["describe", "csp", &name], None);
     assert!(describe.contains("LeaseTakenOver") && describe.contains(&format!("{a} -> {b}")), "{describe}");
 }
 
@@ -315,7 +293,7 @@ fn plugin_release_race_never_clears_a_new_holders_lease() {
         let name = unique("csp-relrace");
         csp(cluster, &name, Some(&lease_of(&a, 5)));
         // A's pod is deleted; B takes over while A (still running somewhere) releases.
-        kubectl(cluster, &["-n", &ns, "delete", "pod", &pod_a, "--grace-period=0", "--force"], None);
+        cluster.kubectl_ok(&["-n", &ns, "delete", "pod", &pod_a, "--grace-period=0", "--force"], None);
         let mut release = plugin(cluster, Identity::Admin, &["release", &name, "--holder", &a]);
         let mut hold = plugin(cluster, Identity::Admin, &["hold", &name, "--holder", &b]);
         let (release, hold) = if round % 2 == 0 {
@@ -426,10 +404,11 @@ fn plugin_restricted_identity_can_do_everything_it_needs() {
     let name = unique("csp-rbac");
     csp(cluster, &name, None);
     let node = unique("node");
-    apply(cluster, &json!({"apiVersion": "v1", "kind": "Node", "metadata": {"name": node}}));
+    cluster.apply(&json!({"apiVersion": "v1", "kind": "Node", "metadata": {"name": node}}));
     let ready = json!({"status": {"conditions": [{"type": "Ready", "status": "True", "reason": "KubeletReady",
         "lastHeartbeatTime": "2026-01-01T00:00:00Z", "lastTransitionTime": "2026-01-01T00:00:00Z"}]}});
-    kubectl(cluster, &["patch", "node", &node, "--subresource=status", "--type=merge", "-p", &ready.to_string()], None);
+    cluster
+        .kubectl_ok(&["patch", "node", &node, "--subresource=status", "--type=merge", "-p", &ready.to_string()], None);
     pods_on(cluster, &ns, &["pool-a".into(), "pool-b".into()], "Running", &node);
 
     let as_plugin = |args: &[&str]| run(plugin(cluster, Identity::Restricted, args));
@@ -474,17 +453,14 @@ fn plugin_event_failure_is_logged_never_fatal() {
     csp(cluster, &name, None);
     // A user with the lease rights but none on events.
     let user = unique("no-events");
-    apply(
-        cluster,
-        &json!({"apiVersion": "v1", "kind": "List", "items": [
-            {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole", "metadata": {"name": user},
-             "rules": [{"apiGroups": ["openebs.io"], "resources": ["cstorpools"], "verbs": ["get", "list", "patch"]},
-                       {"apiGroups": [""], "resources": ["pods"], "verbs": ["get", "list"]}]},
-            {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding", "metadata": {"name": user},
-             "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": user},
-             "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": user}]}
-        ]}),
-    );
+    cluster.apply(&json!({"apiVersion": "v1", "kind": "List", "items": [
+        {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole", "metadata": {"name": user},
+         "rules": [{"apiGroups": ["openebs.io"], "resources": ["cstorpools"], "verbs": ["get", "list", "patch"]},
+                   {"apiGroups": [""], "resources": ["pods"], "verbs": ["get", "list"]}]},
+        {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding", "metadata": {"name": user},
+         "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": user},
+         "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": user}]}
+    ]}));
     let hold = csplease(cluster, &["hold", &name, "--holder", &a, "--as", &user]);
     expect(&hold, OK, "the lease write stands without its Event");
     assert!(hold.stdout.contains("lease acquired"), "{}", hold.stdout);
@@ -515,7 +491,7 @@ fn plugin_hold_wait_takes_the_lease_when_the_holder_dies() {
     let mut waiting = plugin(cluster, Identity::Admin, &["hold", &name, "--holder", &b, "--wait", "--timeout", "60s"]);
     let child = waiting.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("starts");
     std::thread::sleep(Duration::from_secs(3));
-    kubectl(cluster, &["-n", &ns, "delete", "pod", "pool-a", "--grace-period=0", "--force"], None);
+    cluster.kubectl_ok(&["-n", &ns, "delete", "pod", "pool-a", "--grace-period=0", "--force"], None);
     let out = child.wait_with_output().expect("ends");
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(OK), "{stderr}");

@@ -8,7 +8,7 @@
 //! has the `inspect` subcommand. The plugin binary comes from `$CSPLEASE_PLUGIN_DIR` when set,
 //! else this test builds it with cargo.
 
-use std::io::{BufRead as _, BufReader, Write as _};
+use std::io::{BufRead as _, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
@@ -51,23 +51,6 @@ fn web_missing() -> Vec<String> {
     missing
 }
 
-fn kubectl(cluster: &TestCluster, args: &[&str], stdin: Option<&str>) -> String {
-    let mut cmd = cluster.kubectl_admin();
-    cmd.args(args).stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() });
-    cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
-    let mut child = cmd.spawn().expect("kubectl starts");
-    if let (Some(input), Some(mut pipe)) = (stdin, child.stdin.take()) {
-        pipe.write_all(input.as_bytes()).expect("kubectl stdin");
-    }
-    let out = child.wait_with_output().expect("kubectl ends");
-    assert!(out.status.success(), "kubectl {args:?}: {}", String::from_utf8_lossy(&out.stderr));
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-fn apply(cluster: &TestCluster, object: &Value) {
-    kubectl(cluster, &["apply", "-f", "-"], Some(&object.to_string()));
-}
-
 /// Stops the plugin when the test ends, however it ends.
 struct Serving(std::process::Child);
 
@@ -98,13 +81,12 @@ fn live_mode_lists_the_clusters_pools_and_their_holders() {
     let ns = format!("web-live-{}", std::process::id());
     cluster.create_namespace(&ns).expect("a namespace");
     let pod = "pool-a";
-    apply(
-        cluster,
+    cluster.apply(
         &json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": pod, "namespace": ns},
                 "spec": {"nodeName": "node-1", "containers": [{"name": "pool", "image": "openebs/cstor-pool:3.6.0"}]}}),
     );
     let phase = json!({"status": {"phase": "Running"}}).to_string();
-    kubectl(cluster, &["-n", &ns, "patch", "pod", pod, "--subresource=status", "--type=merge", "-p", &phase], None);
+    cluster.kubectl_ok(&["-n", &ns, "patch", "pod", pod, "--subresource=status", "--type=merge", "-p", &phase], None);
     let pools = [
         (format!("{ns}-held"), Some(format!(r#"{{"holder":"{ns}/{pod}","leaderTransition":3}}"#))),
         (format!("{ns}-gone"), Some(format!(r#"{{"holder":"{ns}/pool-x","leaderTransition":5}}"#))),
@@ -115,18 +97,15 @@ fn live_mode_lists_the_clusters_pools_and_their_holders() {
         if let Some(lease) = lease {
             metadata["annotations"] = json!({ LEASE_KEY: lease });
         }
-        apply(
-            cluster,
-            &json!({"apiVersion": "openebs.io/v1alpha1", "kind": "CStorPool", "metadata": metadata,
-                    "spec": {"poolSpec": {"poolType": "striped"}}}),
-        );
+        cluster.apply(&json!({"apiVersion": "openebs.io/v1alpha1", "kind": "CStorPool", "metadata": metadata,
+                    "spec": {"poolSpec": {"poolType": "striped"}}}));
     }
     let versions = |cluster: &TestCluster| -> Vec<String> {
         pools
             .iter()
             .map(|(name, _)| {
                 let csp: Value =
-                    serde_json::from_str(&kubectl(cluster, &["get", "csp", name, "-o", "json"], None)).expect("JSON");
+                    serde_json::from_str(&cluster.kubectl_ok(&["get", "csp", name, "-o", "json"], None)).expect("JSON");
                 csp["metadata"]["resourceVersion"].as_str().unwrap_or_default().to_owned()
             })
             .collect()
