@@ -17,10 +17,23 @@ use serde::Serialize;
 /// assert!("openebs/".parse::<PodRef>().is_err());
 /// # Ok::<(), lease_logic::InvalidPodRef>(())
 /// ```
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct PodRef {
-    namespace: String,
-    name: String,
+    /// `namespace/name`, validated.
+    text: String,
+    /// Where the `/` is.
+    slash: usize,
+}
+
+/// Serialises as `{"namespace": ..., "name": ...}`, the `lookup` of a decision document.
+impl Serialize for PodRef {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct as _;
+        let mut pod = serializer.serialize_struct("PodRef", 2)?;
+        pod.serialize_field("namespace", self.namespace())?;
+        pod.serialize_field("name", self.name())?;
+        pod.end()
+    }
 }
 
 /// Why a string is not a valid pod reference.
@@ -31,6 +44,9 @@ pub struct InvalidPodRef {
     /// What is wrong with it.
     pub problem: &'static str,
 }
+
+const NAMESPACE_RULE: &str = "the namespace must be a DNS-1123 label (lowercase letters, digits and '-', at most 63)";
+const NAME_RULE: &str = "the name must be a DNS-1123 subdomain (lowercase letters, digits, '-' and '.', at most 253)";
 
 impl fmt::Display for InvalidPodRef {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -45,34 +61,32 @@ impl PodRef {
     pub fn new(namespace: &str, name: &str) -> Result<Self, InvalidPodRef> {
         let invalid = |problem| InvalidPodRef { input: format!("{namespace}/{name}"), problem };
         if !is_dns1123_label(namespace) {
-            return Err(invalid(
-                "the namespace must be a DNS-1123 label (lowercase letters, digits and '-', at most 63)",
-            ));
+            return Err(invalid(NAMESPACE_RULE));
         }
         if !is_dns1123_subdomain(name) {
-            return Err(invalid(
-                "the name must be a DNS-1123 subdomain (lowercase letters, digits, '-' and '.', at most 253)",
-            ));
+            return Err(invalid(NAME_RULE));
         }
-        Ok(PodRef { namespace: namespace.to_owned(), name: name.to_owned() })
+        Ok(PodRef { text: format!("{namespace}/{name}"), slash: namespace.len() })
     }
 
     /// The pod's namespace.
     pub fn namespace(&self) -> &str {
-        &self.namespace
+        self.text.get(..self.slash).unwrap_or("")
     }
 
     /// The pod's name.
     pub fn name(&self) -> &str {
-        &self.name
+        self.text.get(self.slash + 1..).unwrap_or("")
+    }
+
+    /// The reference as written, `namespace/name`.
+    pub fn as_str(&self) -> &str {
+        &self.text
     }
 
     /// Whether `text` is exactly this reference, `namespace/name`.
     pub fn is(&self, text: &str) -> bool {
-        text.len() == self.namespace.len() + 1 + self.name.len()
-            && text.starts_with(&self.namespace)
-            && text.as_bytes()[self.namespace.len()] == b'/'
-            && text.ends_with(&self.name)
+        self.text == text
     }
 }
 
@@ -80,41 +94,49 @@ impl FromStr for PodRef {
     type Err = InvalidPodRef;
 
     fn from_str(text: &str) -> Result<Self, Self::Err> {
-        let mut parts = text.split('/');
-        match (parts.next(), parts.next(), parts.next()) {
-            (Some(namespace), Some(name), None) => {
-                PodRef::new(namespace, name).map_err(|e| InvalidPodRef { input: text.to_owned(), ..e })
-            }
-            (_, None, _) => Err(InvalidPodRef { input: text.to_owned(), problem: "it has no '/'" }),
-            _ => Err(InvalidPodRef { input: text.to_owned(), problem: "it has more than one '/'" }),
+        let invalid = |problem| Err(InvalidPodRef { input: text.to_owned(), problem });
+        match text.split_once('/') {
+            None => invalid("it has no '/'"),
+            Some((_, name)) if name.contains('/') => invalid("it has more than one '/'"),
+            Some((namespace, _)) if !is_dns1123_label(namespace) => invalid(NAMESPACE_RULE),
+            Some((_, name)) if !is_dns1123_subdomain(name) => invalid(NAME_RULE),
+            Some((namespace, _)) => Ok(PodRef { text: text.to_owned(), slash: namespace.len() }),
         }
     }
 }
 
 impl fmt::Display for PodRef {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}/{}", self.namespace, self.name)
+        f.write_str(&self.text)
     }
 }
 
-/// `[a-z0-9]([-a-z0-9]*[a-z0-9])?`, the whole string.
-fn is_dns1123_part(part: &str) -> bool {
-    let bytes = part.as_bytes();
-    let alnum = |b: &u8| b.is_ascii_lowercase() || b.is_ascii_digit();
-    match (bytes.first(), bytes.last()) {
-        (Some(first), Some(last)) => alnum(first) && alnum(last) && bytes.iter().all(|b| alnum(b) || *b == b'-'),
-        _ => false,
-    }
-}
-
-/// A DNS-1123 label: at most 63 characters.
+/// A DNS-1123 label: `[a-z0-9]([-a-z0-9]*[a-z0-9])?`, at most 63 characters.
 pub fn is_dns1123_label(text: &str) -> bool {
-    text.len() <= 63 && is_dns1123_part(text)
+    text.len() <= 63 && !text.contains('.') && is_dns1123_subdomain(text)
 }
 
-/// A DNS-1123 subdomain: labels joined by `.`, at most 253 characters.
+/// A DNS-1123 subdomain: labels `[a-z0-9]([-a-z0-9]*[a-z0-9])?` joined by `.`, at most 253
+/// characters (one pass over the bytes).
 pub fn is_dns1123_subdomain(text: &str) -> bool {
-    text.len() <= 253 && text.split('.').all(is_dns1123_part)
+    let alnum = |b: u8| b.is_ascii_lowercase() || b.is_ascii_digit();
+    if text.is_empty() || text.len() > 253 {
+        return false;
+    }
+    // `previous` starts as a label boundary: a label may not start with `-` or `.`.
+    let mut previous = b'.';
+    for &byte in text.as_bytes() {
+        let fits = match byte {
+            b'.' => alnum(previous),
+            b'-' => previous != b'.',
+            other => alnum(other),
+        };
+        if !fits {
+            return false;
+        }
+        previous = byte;
+    }
+    alnum(previous)
 }
 
 /// What a lookup of a pod reported (SPEC.md section 3).
