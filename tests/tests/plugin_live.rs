@@ -6,9 +6,8 @@
 //! the status subresource. The plugin binary comes from `$CSPLEASE_PLUGIN_DIR` when set (xtask
 //! builds it first), else this test builds it with cargo.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
-use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
@@ -26,22 +25,7 @@ const INVALID: i32 = 4;
 
 /// The directory holding `kubectl-csplease`.
 fn plugin_dir() -> &'static Path {
-    static DIR: OnceLock<PathBuf> = OnceLock::new();
-    DIR.get_or_init(|| {
-        if let Some(dir) = std::env::var_os("CSPLEASE_PLUGIN_DIR").filter(|d| !d.is_empty()) {
-            return PathBuf::from(dir);
-        }
-        let root = cluster::workspace_root();
-        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-        let status = Command::new(cargo)
-            .args(["build", "--quiet", "-p", "kubectl-csplease", "--bin", "kubectl-csplease", "-j", "2"])
-            .current_dir(&root)
-            .status()
-            .expect("cargo runs");
-        assert!(status.success(), "building kubectl-csplease failed");
-        let target = std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root.join("target"), PathBuf::from);
-        target.join("debug")
-    })
+    csplease_tests::plugin::dir()
 }
 
 fn unique(prefix: &str) -> String {

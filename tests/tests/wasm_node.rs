@@ -8,27 +8,8 @@
 use std::path::Path;
 use std::process::Command;
 
+use csplease_tests::records::{frame, unframe};
 use csplease_tests::vectors::{load, mismatches};
-
-/// Length-prefixed records: 4 bytes little-endian length, then the bytes.
-fn frame(records: impl IntoIterator<Item = Vec<u8>>) -> Vec<u8> {
-    let mut out = Vec::new();
-    for record in records {
-        out.extend_from_slice(&u32::try_from(record.len()).expect("record fits u32").to_le_bytes());
-        out.extend_from_slice(&record);
-    }
-    out
-}
-
-fn unframe(mut bytes: &[u8]) -> Vec<Vec<u8>> {
-    let mut out = Vec::new();
-    while let Some((head, rest)) = bytes.split_first_chunk::<4>() {
-        let len = u32::from_le_bytes(*head) as usize;
-        out.push(rest[..len].to_vec());
-        bytes = &rest[len..];
-    }
-    out
-}
 
 #[test]
 fn node_runs_the_module_and_matches_native_byte_for_byte() {

@@ -19,6 +19,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
 
+use csplease_tests::records::{frame, unframe};
 use csplease_tests::vectors::{Case, load, mismatches};
 use serde_json::Value;
 
@@ -80,25 +81,6 @@ struct Session {
     cases: Vec<Case>,
     decisions: Vec<Vec<u8>>,
     stderr: String,
-}
-
-fn frame(records: impl IntoIterator<Item = Vec<u8>>) -> Vec<u8> {
-    let mut out = Vec::new();
-    for record in records {
-        out.extend_from_slice(&u32::try_from(record.len()).expect("record fits u32").to_le_bytes());
-        out.extend_from_slice(&record);
-    }
-    out
-}
-
-fn unframe(mut bytes: &[u8]) -> Vec<Vec<u8>> {
-    let mut out = Vec::new();
-    while let Some((head, rest)) = bytes.split_first_chunk::<4>() {
-        let len = u32::from_le_bytes(*head) as usize;
-        out.push(rest[..len].to_vec());
-        bytes = &rest[len..];
-    }
-    out
 }
 
 /// Runs the browser session once for all the tests, or `None` (after saying why) when it cannot.

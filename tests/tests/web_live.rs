@@ -18,19 +18,7 @@ use serde_json::{Value, json};
 const LEASE_KEY: &str = "openebs.io/csp-lease";
 
 fn plugin_binary() -> PathBuf {
-    if let Some(dir) = std::env::var_os("CSPLEASE_PLUGIN_DIR").filter(|d| !d.is_empty()) {
-        return Path::new(&dir).join("kubectl-csplease");
-    }
-    let root = cluster::workspace_root();
-    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    let status = Command::new(cargo)
-        .args(["build", "--quiet", "-p", "kubectl-csplease", "--bin", "kubectl-csplease", "-j", "2"])
-        .current_dir(&root)
-        .status()
-        .expect("cargo runs");
-    assert!(status.success(), "building kubectl-csplease failed");
-    let target = std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root.join("target"), PathBuf::from);
-    target.join("debug").join("kubectl-csplease")
+    csplease_tests::plugin::binary()
 }
 
 fn web_missing() -> Vec<String> {
