@@ -108,7 +108,13 @@ fn optimise(raw: &Path, out: &Path) {
         return;
     };
     println!("cargo:rerun-if-changed={}", wasm_opt.display());
-    let output = Command::new(&wasm_opt).args(module::WASM_OPT_ARGS).arg(raw).arg("-o").arg(out).output();
+    let output = Command::new(&wasm_opt)
+        .args(module::WASM_OPT_ARGS)
+        .args(module::WASM_OPT_COMMON_ARGS)
+        .arg(raw)
+        .arg("-o")
+        .arg(out)
+        .output();
     match output {
         Ok(output) if output.status.success() => {}
         Ok(output) => {

@@ -13,7 +13,7 @@ use anyhow::{Context, bail};
 // The build script's own rules and tool locations, so that both agree on them.
 #[path = "../../crates/wasm-host/build/module.rs"]
 #[allow(dead_code)]
-mod module;
+pub(crate) mod module;
 
 /// The Rust target the module is compiled for.
 pub const TARGET: &str = "wasm32-unknown-unknown";

@@ -38,21 +38,8 @@ pub const PAGE_FILES: [&str; 3] = ["index.html", "pkg/inspector.js", "pkg/inspec
 /// The module, relative to `web/`.
 pub const MODULE_FILE: &str = "pkg/csplease_bg.wasm";
 
-/// `wasm-opt`'s arguments for the page's module: smallest code, the features Rust's
-/// `wasm32-unknown-unknown` target emits, no debug or producer sections.
-const WASM_OPT_ARGS: &[&str] = &[
-    "-Oz",
-    "--enable-bulk-memory",
-    "--enable-bulk-memory-opt",
-    "--enable-sign-ext",
-    "--enable-mutable-globals",
-    "--enable-nontrapping-float-to-int",
-    "--enable-reference-types",
-    "--enable-multivalue",
-    "--strip-debug",
-    "--strip-producers",
-    "--strip-target-features",
-];
+/// `wasm-opt`'s arguments for the page's module, before the common ones: smallest code.
+const WASM_OPT_ARGS: &[&str] = &["-Oz"];
 
 /// Installs what [`build`] needs, each only when missing.
 pub fn ensure_tools() -> anyhow::Result<()> {
@@ -105,7 +92,12 @@ pub fn build(root: &Path) -> anyhow::Result<PathBuf> {
     let module = web.join(MODULE_FILE);
     match wasm::wasm_opt() {
         Some(wasm_opt) => run(
-            Command::new(wasm_opt).args(WASM_OPT_ARGS).arg(bindings.join("csplease_bg.wasm")).arg("-o").arg(&module),
+            Command::new(wasm_opt)
+                .args(WASM_OPT_ARGS)
+                .args(wasm::module::WASM_OPT_COMMON_ARGS)
+                .arg(bindings.join("csplease_bg.wasm"))
+                .arg("-o")
+                .arg(&module),
             "wasm-opt",
         )?,
         None => bail!("wasm-opt not found (ensure_tools installs it; or set CSPLEASE_WASM_OPT)"),

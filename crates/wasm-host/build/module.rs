@@ -27,11 +27,9 @@ pub const REQUIRED_EXPORTS: [(&str, ExportKind); 5] = [
     ("evaluate", ExportKind::Func),
 ];
 
-/// `wasm-opt`'s arguments: optimise for speed (`-O3` is as small as `-Oz` here and about a fifth
-/// faster), keep to the features rustc's default `wasm32-unknown-unknown`
-/// code uses, drop the linker's helper exports and the custom sections.
-pub const WASM_OPT_ARGS: &[&str] = &[
-    "-O3",
+/// `wasm-opt`'s arguments for any of the project's modules: the features rustc's default
+/// `wasm32-unknown-unknown` code uses, and no debug, producer or target-feature sections.
+pub const WASM_OPT_COMMON_ARGS: &[&str] = &[
     "--enable-bulk-memory",
     "--enable-bulk-memory-opt",
     "--enable-sign-ext",
@@ -39,11 +37,15 @@ pub const WASM_OPT_ARGS: &[&str] = &[
     "--enable-nontrapping-float-to-int",
     "--enable-reference-types",
     "--enable-multivalue",
-    "--remove-exports=__heap_base,__data_end",
     "--strip-debug",
     "--strip-producers",
     "--strip-target-features",
 ];
+
+/// `wasm-opt`'s arguments for the host's module, before [`WASM_OPT_COMMON_ARGS`]: optimise for
+/// speed (`-O3` is as small as `-Oz` here and about a fifth faster) and drop the linker's helper
+/// exports.
+pub const WASM_OPT_ARGS: &[&str] = &["-O3", "--remove-exports=__heap_base,__data_end"];
 
 /// The project's tool cache: `$CSPLEASE_CACHE`, else `$HOME/.cache/csplease`.
 pub fn tool_cache() -> Option<PathBuf> {
