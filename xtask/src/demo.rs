@@ -53,6 +53,8 @@ pub fn run_with(args: Args) -> anyhow::Result<()> {
 /// Builds the plugin and returns the directory that holds it.
 fn build_plugin() -> anyhow::Result<PathBuf> {
     let root = workspace_root();
+    // The control plane needs openssl (certificates); the demo's last step uses curl.
+    crate::test::ensure_debian_packages(&["openssl", "curl"])?;
     eprintln!("Building the lease inspector page (the plugin embeds it) ...");
     crate::wasm::ensure_tools()?;
     crate::web::ensure_tools()?;
