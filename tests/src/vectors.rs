@@ -73,3 +73,20 @@ pub fn mismatches(case: &Case, decision: &[u8]) -> Vec<String> {
     }
     out
 }
+
+/// Every way one runtime's `decision` for `case` falls short: not byte-identical to `native`
+/// (the native core's decision for the same request), or not matching `expect`. Each line names
+/// the case and the runtime; empty when the runtime conforms.
+pub fn differences(case: &Case, runtime: &str, decision: &[u8], native: &[u8]) -> Vec<String> {
+    let mut out = Vec::new();
+    if decision != native {
+        out.push(format!(
+            "{}: {runtime} and native differ\n    native:  {}\n    {runtime}: {}",
+            case.name,
+            String::from_utf8_lossy(native),
+            String::from_utf8_lossy(decision)
+        ));
+    }
+    out.extend(mismatches(case, decision).into_iter().map(|m| format!("{}: {runtime}: {m}", case.name)));
+    out
+}

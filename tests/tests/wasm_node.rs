@@ -9,7 +9,7 @@ use std::path::Path;
 use std::process::Command;
 
 use csplease_tests::records::{frame, unframe};
-use csplease_tests::vectors::{load, mismatches};
+use csplease_tests::vectors::{differences, load};
 
 #[test]
 fn node_runs_the_module_and_matches_native_byte_for_byte() {
@@ -36,15 +36,7 @@ fn node_runs_the_module_and_matches_native_byte_for_byte() {
     let mut failures = Vec::new();
     for (case, decision) in cases.iter().zip(&got) {
         let native = lease_logic::evaluate_json(&case.request);
-        if *decision != native {
-            failures.push(format!(
-                "{}: V8 and native differ\n    native: {}\n    V8:     {}",
-                case.name,
-                String::from_utf8_lossy(&native),
-                String::from_utf8_lossy(decision)
-            ));
-        }
-        failures.extend(mismatches(case, decision).into_iter().map(|m| format!("{}: V8: {m}", case.name)));
+        failures.extend(differences(case, "V8", decision, &native));
     }
     assert!(failures.is_empty(), "{} failure(s) over {} cases:\n{}", failures.len(), cases.len(), failures.join("\n"));
 }

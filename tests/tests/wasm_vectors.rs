@@ -2,7 +2,7 @@
 //! decision document, byte for byte, as the native core, and that document matches the vector's
 //! `expect`. The host runs the module it embeds, which is what `csplease-wasm module` writes out.
 
-use csplease_tests::vectors::{Case, load, mismatches};
+use csplease_tests::vectors::{Case, differences, load};
 use wasm_host::{Config, Host};
 
 /// Compares one runtime's decision with native and with `expect`; describes each difference.
@@ -12,17 +12,7 @@ fn check(case: &Case, runtime: &str, decision: Result<Vec<u8>, String>, failures
         Err(e) => return failures.push(format!("{}: {runtime} failed: {e}", case.name)),
     };
     let native = lease_logic::evaluate_json(&case.request);
-    if decision != native {
-        failures.push(format!(
-            "{}: {runtime} and native differ\n    native:  {}\n    {runtime}: {}",
-            case.name,
-            String::from_utf8_lossy(&native),
-            String::from_utf8_lossy(&decision)
-        ));
-    }
-    for m in mismatches(case, &decision) {
-        failures.push(format!("{}: {runtime}: {m}", case.name));
-    }
+    failures.extend(differences(case, runtime, &decision, &native));
 }
 
 /// A compiled-module cache for the tests: a debug build of wasmtime compiles slowly.

@@ -20,7 +20,7 @@ use std::process::Command;
 use std::sync::OnceLock;
 
 use csplease_tests::records::{frame, unframe};
-use csplease_tests::vectors::{Case, load, mismatches};
+use csplease_tests::vectors::{Case, differences, load};
 use serde_json::Value;
 
 /// The page's module, uncompressed.
@@ -158,15 +158,7 @@ fn every_vector_in_the_page_is_byte_identical_to_native() {
     let mut failures = Vec::new();
     for (case, decision) in session.cases.iter().zip(&session.decisions) {
         let native = lease_logic::evaluate_json(&case.request);
-        if *decision != native {
-            failures.push(format!(
-                "{}: Chromium and native differ\n    native:   {}\n    Chromium: {}",
-                case.name,
-                String::from_utf8_lossy(&native),
-                String::from_utf8_lossy(decision)
-            ));
-        }
-        failures.extend(mismatches(case, decision).into_iter().map(|m| format!("{}: Chromium: {m}", case.name)));
+        failures.extend(differences(case, "Chromium", decision, &native));
     }
     assert!(
         failures.is_empty(),

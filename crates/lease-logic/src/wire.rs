@@ -63,6 +63,11 @@ pub fn evaluate(request: &[u8]) -> Decision {
 struct Fields<'a>(Object<'a>);
 
 impl<'a> Fields<'a> {
+    /// The members of an object value (of nothing, for any other value).
+    fn of(object: json::Raw<'a>) -> Self {
+        Fields::of(object)
+    }
+
     fn get(&self, name: &str) -> Option<Json<'a>> {
         self.0.get(name).map(json::Raw::decode).filter(|v| !matches!(v, Json::Null))
     }
@@ -95,7 +100,7 @@ fn read_and_decide(action: Action, request: &Fields<'_>) -> Result<Decision, Str
         }
         Action::Review => {
             let admission = match request.get("request") {
-                Some(Json::Object(object)) => Fields(object.object().unwrap_or_default()),
+                Some(Json::Object(object)) => Fields::of(object),
                 Some(other) => {
                     return Err(format!("\"request\" is {}, not an AdmissionRequest object", other.type_name()));
                 }
@@ -185,7 +190,7 @@ fn holder_pod(request: &Fields<'_>) -> Result<Option<PodStatus>, String> {
     let Json::Object(object) = value else {
         return Err(format!("\"holderPod\" is {}, not an object {{\"pod\",\"state\"}}", value.type_name()));
     };
-    let members = Fields(object.object().unwrap_or_default());
+    let members = Fields::of(object);
     let pod = pod_ref(members.get("pod").ok_or("\"holderPod.pod\" is required")?, "holderPod.pod")?;
     let state = match members.get("state") {
         Some(Json::String(state)) => state.parse().map_err(|e| format!("\"holderPod.state\": {e}"))?,
@@ -203,7 +208,7 @@ fn site<'a>(object: Option<Json<'a>>, field: &str, lease_key: &str) -> Result<Si
         None => return Err(format!("\"{field}\" is required")),
     };
     let metadata = match object.members().filter(|(name, _)| name == "metadata").last().map(|(_, v)| v.decode()) {
-        Some(Json::Object(metadata)) => Fields(metadata.object().unwrap_or_default()),
+        Some(Json::Object(metadata)) => Fields::of(metadata),
         Some(other) => return Err(format!("\"{field}.metadata\" is {}, not an object", other.type_name())),
         None => return Err(format!("\"{field}.metadata\" is required")),
     };
@@ -255,7 +260,7 @@ fn requester<'a>(admission: &Fields<'a>) -> Result<Identity<'a>, String> {
     let Json::Object(user) = user else {
         return Err(format!("\"request.userInfo\" is {}, not an object", user.type_name()));
     };
-    let user = Fields(user.object().unwrap_or_default());
+    let user = Fields::of(user);
     let username = match user.get("username") {
         None => None,
         Some(Json::String(name)) => Some(name),
