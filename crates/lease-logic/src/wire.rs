@@ -65,7 +65,7 @@ struct Fields<'a>(Object<'a>);
 impl<'a> Fields<'a> {
     /// The members of an object value (of nothing, for any other value).
     fn of(object: json::Raw<'a>) -> Self {
-        Fields::of(object)
+        Fields(object.object().unwrap_or_default())
     }
 
     fn get(&self, name: &str) -> Option<Json<'a>> {
