@@ -2,5 +2,6 @@
 
 pub mod cluster;
 pub mod plugin;
+pub mod proxy;
 pub mod records;
 pub mod vectors;

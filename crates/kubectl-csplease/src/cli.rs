@@ -36,9 +36,10 @@ const EXIT_CODES: &str = "\
 Exit codes:
   0  success, including \"already held\" and \"not held\"
   1  error: cluster unreachable, kubeconfig, not found, forbidden, timeout
+     (hold --wait rides out an unreachable, slow or failing server until --timeout)
   2  usage: bad flags, no claimant, invalid --holder
   3  denied: another pod holds the lease (hold: a live one; release: --force breaks it);
-     also hold --wait when --timeout passes
+     also hold --wait when --timeout passes while a live pod holds it
   4  the lease is invalid (unreadable, or its holder is not a pod reference): --force repairs it
 
 The claimant is --holder NAMESPACE/POD (or POD with -n), else $NAMESPACE/$POD_NAME as pool
@@ -162,10 +163,11 @@ pub enum Command {
         /// Take over an invalid (unreadable or unidentifiable) lease. Never overrides a live holder.
         #[arg(long)]
         force: bool,
-        /// Keep trying while a live pod holds the lease.
+        /// Keep trying while a live pod holds the lease, or while the API server is unreachable,
+        /// slow or failing (each try reads the CStorPool again: no write is ever resent blindly).
         #[arg(long)]
         wait: bool,
-        /// How long --wait keeps trying.
+        /// How long --wait keeps trying; it also bounds every request made meanwhile.
         #[arg(long, value_name = "DURATION", default_value = "5m", value_parser = parse_duration, requires = "wait")]
         timeout: Duration,
     },
@@ -294,10 +296,23 @@ where
     runtime.block_on(live(cli, env))
 }
 
-/// Prints `error: message` and returns `code`.
+/// Prints `error: message` on one line and returns `code`.
 fn fail(message: &str, code: u8) -> u8 {
-    eprintln!("error: {message}");
+    eprintln!("error: {}", one_line(message));
     code
+}
+
+/// `text` with its control characters escaped (`\n`, `\u{0}`...), so that an error is always one
+/// line, whatever a server, an annotation or a holder's name holds.
+fn one_line(text: &str) -> String {
+    text.chars().fold(String::with_capacity(text.len()), |mut line, c| {
+        if c.is_control() {
+            line.extend(c.escape_default());
+        } else {
+            line.push(c);
+        }
+        line
+    })
 }
 
 fn decide(file: Option<PathBuf>) -> u8 {
@@ -509,28 +524,62 @@ async fn hold(
 ) -> u8 {
     let started = Instant::now();
     let mut progress = Progress::new(env.terminal);
+    // With --wait: why the last round did not take the lease, and the exit code if it was the
+    // last one (3 for a live holder, 1 for a server that failed).
+    let mut last: Option<(u8, String)> = None;
     loop {
-        let report = match lease.hold(csp, claimant, force).await {
+        let remaining = wait.map(|limit| limit.saturating_sub(started.elapsed()));
+        if let (Some(limit), Some(Duration::ZERO)) = (wait, remaining)
+            && let Some((code, reason)) = last.take()
+        {
+            progress.finish();
+            let error = Error::WaitTimedOut { name: csp.to_owned(), after: limit, reason };
+            return fail(&error.to_string(), code);
+        }
+        // With --wait, its limit bounds every attempt too: a server that never answers cannot
+        // hold the command past --timeout.
+        let attempt = lease.hold(csp, claimant, force);
+        let result = match (wait, remaining.filter(|r| !r.is_zero())) {
+            (Some(limit), Some(remaining)) => match tokio::time::timeout(remaining, attempt).await {
+                Ok(result) => result,
+                Err(_) => {
+                    progress.finish();
+                    let reason = "the API server did not answer; the lease may or may not have been written".to_owned();
+                    let error = Error::WaitTimedOut { name: csp.to_owned(), after: limit, reason };
+                    return fail(&error.to_string(), exit::ERROR);
+                }
+            },
+            _ => attempt.await,
+        };
+        let report = match result {
             Ok(report) => report,
+            // --wait rides out a restarting or overloaded API server: the next round reads the
+            // CStorPool again and decides again, so nothing is ever resent blindly.
+            Err(e) if wait.is_some() && e.is_transient() => {
+                progress.show_error(csp, &e);
+                last = Some((exit::ERROR, e.to_string()));
+                tokio::time::sleep(poll(wait.map(|limit| limit.saturating_sub(started.elapsed())))).await;
+                continue;
+            }
             Err(e) => {
                 progress.finish();
                 return fail(&e.to_string(), exit::ERROR);
             }
         };
-        let Some(limit) = wait.filter(|_| report.decision.outcome == Outcome::Denied) else {
+        if wait.is_none() || report.decision.outcome != Outcome::Denied {
             progress.finish();
             return finish(&report, Some(claimant), force, flags);
-        };
-        let waited = started.elapsed();
-        if waited >= limit {
-            progress.finish();
-            let error = Error::WaitTimedOut { name: csp.to_owned(), after: limit, reason: report.decision.reason };
-            return fail(&error.to_string(), exit::DENIED);
         }
         progress.show(&report);
-        let poll = Duration::from_millis(1000 + fastrand::u64(0..500));
-        tokio::time::sleep(poll.min(limit - waited)).await;
+        last = Some((exit::DENIED, report.decision.reason));
+        tokio::time::sleep(poll(wait.map(|limit| limit.saturating_sub(started.elapsed())))).await;
     }
+}
+
+/// The pause between two rounds of `hold --wait`: 1 to 1.5 s, and never past its limit.
+fn poll(remaining: Option<Duration>) -> Duration {
+    let poll = Duration::from_millis(1000 + fastrand::u64(0..500));
+    remaining.map_or(poll, |r| poll.min(r))
 }
 
 /// `hold --wait`'s progress: one line rewritten in place on a terminal, plain lines otherwise
@@ -539,12 +588,13 @@ struct Progress {
     terminal: bool,
     holder: Option<(String, Instant)>,
     last_line: Option<Instant>,
+    last_error: Option<String>,
     drawn: bool,
 }
 
 impl Progress {
     fn new(terminal: bool) -> Self {
-        Progress { terminal, holder: None, last_line: None, drawn: false }
+        Progress { terminal, holder: None, last_line: None, last_error: None, drawn: false }
     }
 
     fn show(&mut self, report: &Report) {
@@ -569,6 +619,25 @@ impl Progress {
             let _ = writeln!(err, "{line}");
             self.last_line = Some(Instant::now());
         }
+    }
+
+    /// A round that failed with an error `hold --wait` rides out.
+    fn show_error(&mut self, csp: &str, error: &Error) {
+        let line = format!("waiting for {}: {}", render::object_name(csp), one_line(&error.to_string()));
+        let mut err = std::io::stderr().lock();
+        if self.terminal {
+            let _ = write!(err, "\r\x1b[2K{line}");
+            let _ = err.flush();
+            self.drawn = true;
+        } else if self.last_error.as_deref() != Some(line.as_str())
+            || self.last_line.is_none_or(|t| t.elapsed() >= Duration::from_secs(30))
+        {
+            let _ = writeln!(err, "{line}");
+            self.last_line = Some(Instant::now());
+        }
+        self.last_error = Some(line);
+        // The next report that shows a holder is news again.
+        self.holder = None;
     }
 
     fn finish(&mut self) {
@@ -612,7 +681,7 @@ fn finish(report: &Report, claimant: Option<&PodRef>, force: bool, flags: &Flags
         }
     }
     if code != exit::SUCCESS {
-        eprintln!("error: {line}");
+        eprintln!("error: {}", one_line(&line));
     }
     code
 }
@@ -630,6 +699,12 @@ mod tests {
         assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
         assert!(parse_duration("5 minutes").is_err());
         assert!(parse_duration("").is_err());
+    }
+
+    #[test]
+    fn errors_are_one_line() {
+        assert_eq!(one_line("holder \"a\nb\"\r\0 é"), "holder \"a\\nb\"\\r\\u{0} é");
+        assert_eq!(one_line("plain"), "plain");
     }
 
     #[test]

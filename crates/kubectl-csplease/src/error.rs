@@ -103,6 +103,25 @@ pub enum Error {
         /// The limit that passed, when it was `--request-timeout`'s.
         after: Option<Duration>,
     },
+    /// The connection was cut before the answer was complete (reset, or closed half way).
+    #[error("the connection to the API server at {server} was cut before the answer was complete: {detail}")]
+    Disconnected {
+        /// The server URL.
+        server: String,
+        /// What the transport said.
+        detail: String,
+    },
+    /// A patch was sent but no answer came back (a timeout or a cut connection): the lease may or
+    /// may not have been written. Nothing is sent again without reading the CStorPool first.
+    #[error(
+        "cstorpool {name:?}: the patch may or may not have been applied ({cause}); see who holds the lease with `kubectl csplease status {name}`"
+    )]
+    WriteUnknown {
+        /// The CStorPool's name.
+        name: String,
+        /// Why no answer came (a [`Error::Timeout`], [`Error::Disconnected`] or [`Error::Transport`]).
+        cause: Box<Error>,
+    },
     /// Any other transport failure.
     #[error("request to the API server at {server} failed: {detail}")]
     Transport {
@@ -140,6 +159,22 @@ impl Error {
     /// Whether the error is [`Error::NotFound`].
     pub fn is_not_found(&self) -> bool {
         matches!(self, Error::NotFound { .. })
+    }
+
+    /// Whether trying again later may succeed: the server was unreachable, slow, cut the
+    /// connection, answered 429 or 5xx, or the lease kept changing. `hold --wait` keeps waiting
+    /// through these (reading the CStorPool again first: it never resends a write blindly).
+    pub fn is_transient(&self) -> bool {
+        match self {
+            Error::Unreachable { .. }
+            | Error::Timeout { .. }
+            | Error::Disconnected { .. }
+            | Error::Transport { .. }
+            | Error::WriteUnknown { .. }
+            | Error::Contended { .. } => true,
+            Error::Api { code, .. } => *code == 429 || *code >= 500,
+            _ => false,
+        }
     }
 }
 
@@ -182,13 +217,25 @@ fn transport(err: &(dyn std::error::Error + 'static), server: String) -> Error {
             return Error::Timeout { server, after: Some(t.0) };
         }
         if let Some(io) = e.downcast_ref::<std::io::Error>() {
+            use std::io::ErrorKind;
             match io.kind() {
-                std::io::ErrorKind::ConnectionRefused => return Error::Unreachable { server },
-                std::io::ErrorKind::TimedOut => {
+                ErrorKind::ConnectionRefused => return Error::Unreachable { server },
+                ErrorKind::TimedOut => {
                     return Error::Timeout { server, after: None };
                 }
+                // Not a TLS misconfiguration even when rustls reports it (a missing close_notify):
+                // the peer or something between went away.
+                ErrorKind::UnexpectedEof
+                | ErrorKind::ConnectionReset
+                | ErrorKind::ConnectionAborted
+                | ErrorKind::BrokenPipe => return Error::Disconnected { server, detail: io.to_string() },
                 _ => {}
             }
+        }
+        if let Some(hyper) = e.downcast_ref::<hyper::Error>()
+            && (hyper.is_incomplete_message() || hyper.is_canceled() || hyper.is_closed())
+        {
+            return Error::Disconnected { server, detail: hyper.to_string() };
         }
         chain.push(e.to_string());
         current = e.source();

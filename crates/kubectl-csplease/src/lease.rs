@@ -322,7 +322,15 @@ impl CspLease {
                 reason: status.reason,
                 message: status.message,
             }),
-            Err(e) => Err(self.classify(e, "patch", csp)),
+            Err(e) => match self.classify(e, "patch", csp) {
+                // Sent, but no answer: the write may have happened. Say so; never resend blindly.
+                cause @ (Error::Timeout { .. } | Error::Disconnected { .. } | Error::Transport { .. })
+                    if self.dry_run == DryRun::None =>
+                {
+                    Err(Error::WriteUnknown { name: csp.to_owned(), cause: Box::new(cause) })
+                }
+                other => Err(other),
+            },
         }
     }
 

@@ -1,5 +1,7 @@
 //! The client's own trace: a tower layer that counts every request a command sends, logs each
-//! one at `-v 6` and above (as kubectl does), and bounds each by `--request-timeout`.
+//! one at `-v 6` and above (as kubectl does), and bounds each by `--request-timeout`: the whole
+//! exchange, from sending the request to the last byte of the response's body, as kubectl's own
+//! `--request-timeout` does (a response that stops half way fails at the limit too).
 //!
 //! The count is how the benchmarks measure requests per command: it sees every request the
 //! client sends, including retries and the Event write.
@@ -82,9 +84,9 @@ where
     S::Future: Send + 'static,
     RB: Send + 'static,
 {
-    type Response = Response<RB>;
+    type Response = Response<Bounded<RB>>;
     type Error = BoxError;
-    type Future = Pin<Box<dyn Future<Output = Result<Response<RB>, BoxError>> + Send>>;
+    type Future = Pin<Box<dyn Future<Output = Result<Response<Bounded<RB>>, BoxError>> + Send>>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), BoxError>> {
         self.inner.poll_ready(cx).map_err(Into::into)
@@ -98,13 +100,20 @@ where
         let started = Instant::now();
         let response = self.inner.call(request);
         Box::pin(async move {
-            let result = match shared.timeout {
-                Some(limit) => match tokio::time::timeout(limit, response).await {
+            let deadline = shared.timeout.map(|limit| (tokio::time::Instant::from_std(started) + limit, limit));
+            let result = match deadline {
+                Some((at, limit)) => match tokio::time::timeout_at(at, response).await {
                     Ok(result) => result.map_err(Into::into),
                     Err(_) => Err(Box::new(TimedOut(limit)) as BoxError),
                 },
                 None => response.await.map_err(Into::into),
             };
+            let result = result.map(|response| {
+                response.map(|body| Bounded {
+                    body: Box::pin(body),
+                    deadline: deadline.map(|(at, limit)| (Box::pin(tokio::time::sleep_until(at)), limit)),
+                })
+            });
             if shared.verbosity >= 6 {
                 let status = match &result {
                     Ok(response) => response.status().to_string(),
@@ -115,6 +124,50 @@ where
             }
             result
         })
+    }
+}
+
+/// A response body that fails with [`TimedOut`] once the request's deadline passes.
+pub struct Bounded<B> {
+    body: Pin<Box<B>>,
+    deadline: Option<(Pin<Box<tokio::time::Sleep>>, Duration)>,
+}
+
+impl<B> fmt::Debug for Bounded<B> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Bounded").field("limit", &self.deadline.as_ref().map(|(_, limit)| limit)).finish()
+    }
+}
+
+impl<B> http_body::Body for Bounded<B>
+where
+    B: http_body::Body,
+    B::Error: Into<BoxError>,
+{
+    type Data = B::Data;
+    type Error = BoxError;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<http_body::Frame<B::Data>, BoxError>>> {
+        if let Poll::Ready(frame) = self.body.as_mut().poll_frame(cx) {
+            return Poll::Ready(frame.map(|f| f.map_err(Into::into)));
+        }
+        if let Some((sleep, limit)) = &mut self.deadline
+            && sleep.as_mut().poll(cx).is_ready()
+        {
+            return Poll::Ready(Some(Err(Box::new(TimedOut(*limit)))));
+        }
+        Poll::Pending
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.body.is_end_stream()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        self.body.size_hint()
     }
 }
 

@@ -76,6 +76,11 @@ pub struct ControlPlane {
     children: Vec<Child>,
     /// The watchdog and the pipe whose closing wakes it.
     watchdog: Option<(Child, ChildStdin)>,
+    /// How kube-apiserver was started (binary and arguments), when this process started it:
+    /// what [`ControlPlane::restart_apiserver`] starts again.
+    apiserver_command: Option<(PathBuf, Vec<String>)>,
+    /// How many times kube-apiserver was restarted (names its log files).
+    apiserver_restarts: u32,
     stop_on_drop: bool,
     stopped: bool,
 }
@@ -126,14 +131,14 @@ impl ControlPlane {
             apiserver_pid: 0,
             children: vec![etcd],
             watchdog: None,
+            apiserver_command: None,
+            apiserver_restarts: 0,
             stop_on_drop: true,
             stopped: false,
         };
-        let apiserver = spawn_server(
-            &binaries.kube_apiserver,
-            &apiserver_args(&pki, etcd_port, apiserver_port),
-            &logs.join("kube-apiserver.log"),
-        )?;
+        let args = apiserver_args(&pki, etcd_port, apiserver_port);
+        let apiserver = spawn_server(&binaries.kube_apiserver, &args, &logs.join("kube-apiserver.log"))?;
+        cp.apiserver_command = Some((binaries.kube_apiserver.clone(), args));
         cp.apiserver_pid = apiserver.id();
         cp.children.push(apiserver);
         if lifetime == Lifetime::TiedToThisProcess {
@@ -174,6 +179,8 @@ impl ControlPlane {
             apiserver_pid: pid("apiserverPid")?,
             children: Vec::new(),
             watchdog: None,
+            apiserver_command: None,
+            apiserver_restarts: 0,
             stop_on_drop: false,
             stopped: false,
         }))
@@ -254,6 +261,62 @@ impl ControlPlane {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
             Err(e) => Err(io_error(&self.dir, e)),
         }
+    }
+
+    /// Fault injection: kills kube-apiserver with SIGKILL (no graceful shutdown, connections
+    /// cut mid-request) and waits until it has exited. etcd keeps running.
+    pub fn kill_apiserver(&mut self) -> Result<(), ClusterError> {
+        signal("-KILL", self.apiserver_pid);
+        let deadline = Instant::now() + STOP_TIMEOUT;
+        while pid_is_ours(self.apiserver_pid, &self.dir) {
+            for child in &mut self.children {
+                let _ = child.try_wait();
+            }
+            if Instant::now() >= deadline {
+                return Err(ClusterError::Startup {
+                    reason: format!("kube-apiserver (pid {}) still runs after SIGKILL", self.apiserver_pid),
+                    log_tail: String::new(),
+                });
+            }
+            sleep(Duration::from_millis(20));
+        }
+        Ok(())
+    }
+
+    /// Fault injection: starts kube-apiserver again, with the same arguments and port as at
+    /// [`ControlPlane::start`] (after [`ControlPlane::kill_apiserver`]), and waits for `/readyz`.
+    /// The watchdog is replaced by one that knows the new pid. Only for a control plane this
+    /// process started.
+    pub fn restart_apiserver(&mut self) -> Result<(), ClusterError> {
+        let Some((binary, args)) = self.apiserver_command.clone() else {
+            return Err(ClusterError::Startup {
+                reason: "only a control plane started by this process can restart kube-apiserver".into(),
+                log_tail: String::new(),
+            });
+        };
+        self.apiserver_restarts += 1;
+        let log = self.dir.join("logs").join(format!("kube-apiserver.restart-{}.log", self.apiserver_restarts));
+        let apiserver = spawn_server(&binary, &args, &log)?;
+        self.apiserver_pid = apiserver.id();
+        // Keep etcd first, kube-apiserver second, as `wait_ready` expects.
+        self.children.retain_mut(|child| !matches!(child.try_wait(), Ok(Some(_))));
+        self.children.truncate(1);
+        self.children.push(apiserver);
+        if let Some((mut old, stdin)) = self.watchdog.take() {
+            self.watchdog = Some(spawn_watchdog(&self.dir, &[self.apiserver_pid, self.etcd_pid])?);
+            // Killing the old watchdog's shell stops nothing; its `cat` ends with our pipe.
+            let _ = old.kill();
+            let _ = old.wait();
+            drop(stdin);
+        }
+        self.write_state()?;
+        self.wait_ready()
+    }
+
+    /// Fault injection: freezes etcd with SIGSTOP (it keeps its connections and answers
+    /// nothing), or with `frozen == false` thaws it with SIGCONT.
+    pub fn freeze_etcd(&self, frozen: bool) {
+        signal(if frozen { "-STOP" } else { "-CONT" }, self.etcd_pid);
     }
 
     fn write_state(&self) -> Result<(), ClusterError> {
