@@ -50,9 +50,11 @@ pub fn run() -> anyhow::Result<()> {
         cluster::ensure_binaries()?;
         cluster::up(&root.join("target/csplease-test-cluster"))
     })?;
-    // The live tests drive the plugin through the real kubectl, which finds it on PATH.
-    steps.run("build the kubectl plugin", || {
-        cargo(&root, ["build", "-p", "kubectl-csplease", "--bin", "kubectl-csplease"], &[])
+    // The live tests drive the plugin through the real kubectl, which finds it on PATH, and
+    // register the webhook binary with the API server.
+    steps.run("build the kubectl plugin and the webhook", || {
+        let bins = ["-p", "kubectl-csplease", "--bin", "kubectl-csplease", "-p", "wasm-host", "--bin", "csplease-wasm"];
+        cargo(&root, ["build"].into_iter().chain(bins), &[])
     })?;
     let plugin_dir = target_dir(&root).join("debug");
     let mut env: Vec<(&str, &OsStr)> = control_plane.test_env().into_iter().collect();

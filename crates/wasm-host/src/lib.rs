@@ -25,6 +25,12 @@
 //! are not JSON, the answer is a decision with outcome `invalid` and a reason, and the host goes
 //! on serving. [`LeaseModule::warm`] keeps one instance between requests for throughput.
 //!
+//! # Policy engines
+//!
+//! `csplease-wasm eval` is a JSON Lines evaluator ([`eval_lines`]); `csplease-wasm serve` is a
+//! ValidatingAdmissionWebhook ([`serve`], with its pure envelope handling in [`admission`]) that
+//! puts the module's `review` in front of every write to a CStorPool.
+//!
 //! # Example
 //!
 //! ```
@@ -45,12 +51,14 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+pub mod admission;
 mod cache;
 mod config;
 mod decision;
 mod error;
 mod eval;
 mod host;
+pub mod serve;
 
 pub use cache::CacheStatus;
 pub use config::{Config, default_cache_dir};

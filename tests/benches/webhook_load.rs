@@ -1,0 +1,3 @@
+//! Loopback load generator for the admission webhook (written next).
+
+fn main() {}

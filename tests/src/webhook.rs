@@ -1,0 +1,239 @@
+//! The admission webhook (`csplease-wasm serve`) as the tests run it: its certificates, its
+//! process, its registration with a real API server, and plain HTTPS requests to it.
+
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use base64::Engine as _;
+
+/// A CA and a serving certificate for `127.0.0.1` and `localhost` signed by it, as PEM files.
+#[derive(Debug)]
+pub struct Certs {
+    /// The CA certificate, PEM (what a `caBundle` carries).
+    pub ca_pem: String,
+    /// The CA certificate file.
+    pub ca: PathBuf,
+    /// The serving certificate file.
+    pub cert: PathBuf,
+    /// The serving key file.
+    pub key: PathBuf,
+}
+
+impl Certs {
+    /// Generates a fresh CA and serving certificate into `dir` (created if missing).
+    ///
+    /// # Panics
+    /// When generating or writing fails: a fixture that cannot be set up is a test failure.
+    pub fn generate(dir: &Path) -> Certs {
+        use rcgen::{
+            BasicConstraints, CertificateParams, CertifiedIssuer, DnType, ExtendedKeyUsagePurpose, IsCa, KeyPair,
+            KeyUsagePurpose, SanType,
+        };
+        std::fs::create_dir_all(dir).expect("a certificate directory");
+        let mut ca = CertificateParams::new(Vec::<String>::new()).expect("CA parameters");
+        ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        ca.distinguished_name.push(DnType::CommonName, "csplease webhook test CA");
+        ca.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::DigitalSignature];
+        let ca = CertifiedIssuer::self_signed(ca, KeyPair::generate().expect("a CA key")).expect("a CA");
+        let mut leaf = CertificateParams::new(vec!["localhost".to_owned()]).expect("serving parameters");
+        leaf.subject_alt_names.push(SanType::IpAddress([127, 0, 0, 1].into()));
+        leaf.distinguished_name.push(DnType::CommonName, "csplease-webhook");
+        leaf.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
+        let key = KeyPair::generate().expect("a serving key");
+        let cert = leaf.signed_by(&key, &ca).expect("a serving certificate");
+        let certs =
+            Certs { ca_pem: ca.pem(), ca: dir.join("ca.crt"), cert: dir.join("tls.crt"), key: dir.join("tls.key") };
+        std::fs::write(&certs.ca, &certs.ca_pem).expect("write ca.crt");
+        std::fs::write(&certs.cert, cert.pem()).expect("write tls.crt");
+        std::fs::write(&certs.key, key.serialize_pem()).expect("write tls.key");
+        certs
+    }
+
+    /// The CA, base64-encoded PEM: a webhook configuration's `caBundle`.
+    pub fn ca_bundle(&self) -> String {
+        base64::engine::general_purpose::STANDARD.encode(&self.ca_pem)
+    }
+}
+
+/// A running `csplease-wasm serve`, stopped (SIGKILL) when dropped.
+#[derive(Debug)]
+pub struct Webhook {
+    child: Option<Child>,
+    addr: SocketAddr,
+    args: Vec<String>,
+    log: Arc<Mutex<String>>,
+}
+
+impl Webhook {
+    /// Starts `csplease-wasm serve` on a free loopback port with `certs`, then `args` (for example
+    /// `--kubeconfig`, `--break-glass-group`), and waits until it serves.
+    ///
+    /// # Panics
+    /// When it does not start serving within 60 s, with its output.
+    pub fn start(certs: &Certs, args: &[&str]) -> Webhook {
+        let mut all = vec![
+            "--tls-cert".to_owned(),
+            certs.cert.display().to_string(),
+            "--tls-key".to_owned(),
+            certs.key.display().to_string(),
+        ];
+        all.extend(args.iter().map(|a| (*a).to_owned()));
+        let mut webhook =
+            Webhook { child: None, addr: SocketAddr::from(([127, 0, 0, 1], 0)), args: all, log: Arc::default() };
+        webhook.spawn();
+        webhook
+    }
+
+    /// Where it listens.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Its `POST /validate` URL.
+    pub fn url(&self) -> String {
+        format!("https://{}/validate", self.addr)
+    }
+
+    /// Everything it wrote on stderr so far.
+    pub fn log(&self) -> String {
+        self.log.lock().unwrap_or_else(PoisonError::into_inner).clone()
+    }
+
+    /// Stops it with SIGTERM and waits for it to exit (SIGKILL after 15 s).
+    pub fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = Command::new("kill").arg("-TERM").arg(child.id().to_string()).status();
+            let deadline = Instant::now() + Duration::from_secs(15);
+            while Instant::now() < deadline {
+                if let Ok(Some(_)) = child.try_wait() {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Stops it and starts it again on the same address.
+    pub fn restart(&mut self) {
+        self.stop();
+        self.spawn();
+    }
+
+    /// Whether its process is running.
+    pub fn is_running(&mut self) -> bool {
+        self.child.as_mut().is_some_and(|c| matches!(c.try_wait(), Ok(None)))
+    }
+
+    fn spawn(&mut self) {
+        let mut cmd = Command::new(crate::plugin::webhook_binary());
+        cmd.arg("serve").args(&self.args).arg("--addr").arg(self.addr.to_string());
+        cmd.stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::piped());
+        let mut child = cmd.spawn().expect("csplease-wasm serve starts");
+        let stderr = child.stderr.take().expect("a stderr pipe");
+        let (tx, rx) = std::sync::mpsc::channel();
+        let log = self.log.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines() {
+                let Ok(line) = line else { break };
+                if let Some(addr) = line.split("serving on https://").nth(1) {
+                    let addr = addr.split_whitespace().next().unwrap_or_default().to_owned();
+                    let _ = tx.send(addr);
+                }
+                let mut log = log.lock().unwrap_or_else(PoisonError::into_inner);
+                log.push_str(&line);
+                log.push('\n');
+            }
+        });
+        self.child = Some(child);
+        match rx.recv_timeout(Duration::from_secs(60)) {
+            Ok(addr) => self.addr = addr.parse().expect("an address"),
+            Err(_) => panic!("csplease-wasm serve did not start serving:\n{}", self.log()),
+        }
+    }
+}
+
+impl Drop for Webhook {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// An HTTP answer.
+#[derive(Debug, Clone)]
+pub struct Answer {
+    /// The status code.
+    pub status: u16,
+    /// The body.
+    pub body: String,
+}
+
+/// Sends one HTTPS request with `curl`, trusting `ca`: `method` to `url` with `body` (read from a
+/// file when it is long) and `content_type`.
+///
+/// # Panics
+/// When curl cannot connect or gives no status.
+pub fn https(ca: &Path, method: &str, url: &str, content_type: Option<&str>, body: Option<&[u8]>) -> Answer {
+    use std::io::Write as _;
+    let mut cmd = Command::new("curl");
+    cmd.args(["--silent", "--show-error", "--max-time", "30", "--request", method, "--cacert"])
+        .arg(ca)
+        .args(["--write-out", "\n%{http_code}"]);
+    if let Some(content_type) = content_type {
+        cmd.arg("--header").arg(format!("Content-Type: {content_type}"));
+    }
+    if body.is_some() {
+        cmd.args(["--data-binary", "@-"]);
+    }
+    cmd.arg(url).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
+    let mut child = cmd.spawn().expect("curl runs");
+    let mut stdin = child.stdin.take().expect("curl's stdin");
+    let input = body.unwrap_or_default().to_vec();
+    let writer = std::thread::spawn(move || {
+        let _ = stdin.write_all(&input);
+    });
+    let out = child.wait_with_output().expect("curl ends");
+    let _ = writer.join();
+    let text = String::from_utf8_lossy(&out.stdout);
+    let (body, code) = text.rsplit_once('\n').unwrap_or(("", &text));
+    let status = code.trim().parse().unwrap_or_else(|_| {
+        panic!("curl {method} {url}: no status ({}): {}", out.status, String::from_utf8_lossy(&out.stderr))
+    });
+    Answer { status, body: body.to_owned() }
+}
+
+/// A ValidatingWebhookConfiguration named `name` that sends CREATE and UPDATE of CStorPools
+/// labelled `csplease.test/webhook=<selector>` to `url`, trusting `certs`' CA, with
+/// `failurePolicy: Fail` and a 5 s timeout. The label keeps a test's webhook away from the
+/// CStorPools of tests running beside it on the same API server.
+pub fn configuration(name: &str, url: &str, certs: &Certs, selector: &str) -> serde_json::Value {
+    serde_json::json!({
+        "apiVersion": "admissionregistration.k8s.io/v1",
+        "kind": "ValidatingWebhookConfiguration",
+        "metadata": {"name": name},
+        "webhooks": [{
+            "name": "leases.csplease.openebs.io",
+            "clientConfig": {"url": url, "caBundle": certs.ca_bundle()},
+            "rules": [{
+                "apiGroups": ["openebs.io"],
+                "apiVersions": ["*"],
+                "operations": ["CREATE", "UPDATE"],
+                "resources": ["cstorpools"],
+                "scope": "Cluster"
+            }],
+            "objectSelector": {"matchLabels": {"csplease.test/webhook": selector}},
+            "sideEffects": "None",
+            "admissionReviewVersions": ["v1"],
+            "failurePolicy": "Fail",
+            "timeoutSeconds": 5
+        }]
+    })
+}

@@ -1,0 +1,186 @@
+//! `csplease-wasm serve` over real HTTPS, without an API server: every review vector sent as an
+//! AdmissionReview gets the native core's verdict and reason, bad bodies get HTTP errors, and the
+//! server keeps serving. Pod lookups go to a closed port, so every lookup fails and counts the
+//! holder as live (`LookupFailed`); the live test (`webhook_live.rs`) does real lookups.
+
+use std::path::{Path, PathBuf};
+
+use csplease_tests::vectors;
+use csplease_tests::webhook::{Certs, Webhook, https};
+use serde_json::{Value, json};
+
+/// A scratch directory for this test process.
+fn scratch(name: &str) -> PathBuf {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("webhook-http-{name}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("a scratch directory");
+    dir
+}
+
+/// A kubeconfig whose API server is a closed port: every pod lookup fails at once.
+fn nowhere_kubeconfig(dir: &Path) -> PathBuf {
+    let path = dir.join("nowhere.kubeconfig");
+    std::fs::write(
+        &path,
+        "apiVersion: v1\nkind: Config\ncurrent-context: nowhere\nclusters:\n- name: nowhere\n  cluster:\n    \
+         server: https://127.0.0.1:1\n    insecure-skip-tls-verify: true\ncontexts:\n- name: nowhere\n  context:\n    \
+         cluster: nowhere\n    user: nobody\nusers:\n- name: nobody\n  user:\n    token: nothing\n",
+    )
+    .expect("write the kubeconfig");
+    path
+}
+
+fn start(name: &str, extra: &[&str]) -> (Certs, Webhook) {
+    let dir = scratch(name);
+    let certs = Certs::generate(&dir);
+    let kubeconfig = nowhere_kubeconfig(&dir);
+    let mut args = vec!["--kubeconfig", kubeconfig.to_str().expect("utf-8 path"), "--lookup-timeout-ms", "2000"];
+    args.extend_from_slice(extra);
+    let webhook = Webhook::start(&certs, &args);
+    (certs, webhook)
+}
+
+fn envelope(request: &Value) -> Vec<u8> {
+    serde_json::to_vec(&json!({"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview", "request": request}))
+        .expect("serialisable")
+}
+
+fn post(certs: &Certs, webhook: &Webhook, body: &[u8]) -> csplease_tests::webhook::Answer {
+    https(&certs.ca, "POST", &webhook.url(), Some("application/json"), Some(body))
+}
+
+#[test]
+fn every_review_vector_gets_the_native_verdict_and_reason() {
+    let (certs, webhook) = start("vectors", &[]);
+    let mut checked = 0;
+    let mut failures = Vec::new();
+    for case in vectors::load() {
+        let Ok(Value::Object(request)) = serde_json::from_slice::<Value>(&case.request) else { continue };
+        // The webhook sends no pod state of its own and the default break-glass groups.
+        if request.get("action") != Some(&json!("review"))
+            || request.contains_key("holderPod")
+            || request.contains_key("breakGlassGroups")
+        {
+            continue;
+        }
+        let Some(Value::Object(admission)) = request.get("request").cloned() else { continue };
+        let mut admission = admission;
+        admission.entry("uid").or_insert_with(|| json!(format!("vector-{checked}")));
+        let admission = Value::Object(admission);
+        // What the native core says, with the failed lookup the webhook will make when it needs one.
+        let module_request = json!({"action": "review", "request": admission});
+        let mut native: Value =
+            serde_json::from_slice(&lease_logic::evaluate_json(&serde_json::to_vec(&module_request).expect("json")))
+                .expect("a decision");
+        if native["outcome"] == "needHolderStatus" {
+            let pod = format!(
+                "{}/{}",
+                native["lookup"]["namespace"].as_str().unwrap_or_default(),
+                native["lookup"]["name"].as_str().unwrap_or_default()
+            );
+            let again = json!({"action": "review", "request": admission,
+                "holderPod": {"pod": pod, "state": "LookupFailed"}});
+            native = serde_json::from_slice(&lease_logic::evaluate_json(&serde_json::to_vec(&again).expect("json")))
+                .expect("a decision");
+        }
+        let answer = post(&certs, &webhook, &envelope(&admission));
+        checked += 1;
+        if answer.status != 200 {
+            failures.push(format!("{}: HTTP {}: {}", case.name, answer.status, answer.body));
+            continue;
+        }
+        let review: Value = serde_json::from_str(&answer.body).expect("an AdmissionReview");
+        let response = &review["response"];
+        let allowed = native["outcome"] == "allowed";
+        if response["uid"] != admission["uid"] || response["allowed"] != json!(allowed) {
+            failures.push(format!("{}: native {native}, webhook {response}", case.name));
+        }
+        if !allowed && response["status"]["message"] != native["reason"] {
+            failures
+                .push(format!("{}: reason {} is not the core's {}", case.name, response["status"], native["reason"]));
+        }
+        assert_eq!(review["apiVersion"], "admission.k8s.io/v1");
+        assert_eq!(review["kind"], "AdmissionReview");
+    }
+    assert!(checked >= 35, "only {checked} review vectors were sent");
+    assert!(failures.is_empty(), "{} of {checked} differ:\n{}", failures.len(), failures.join("\n"));
+    let metrics = https(&certs.ca, "GET", &format!("https://{}/metrics", webhook.addr()), None, None);
+    assert!(metrics.body.contains("csplease_webhook_pod_lookups_total{result=\"failed\"}"), "{}", metrics.body);
+}
+
+#[test]
+fn bodies_it_cannot_judge_get_http_errors_and_it_keeps_serving() {
+    let (certs, mut webhook) = start("bodies", &[]);
+    let base = format!("https://{}", webhook.addr());
+    let review = |request: Value| envelope(&request);
+    let too_large = vec![b' '; (3 << 20) + 1];
+    let cases: Vec<(&str, &str, Option<&str>, Vec<u8>, u16, &str)> = vec![
+        ("GET", "/validate", None, vec![], 405, "use POST"),
+        ("POST", "/nope", Some("application/json"), b"{}".to_vec(), 404, "not found"),
+        ("POST", "/validate", Some("text/plain"), b"{}".to_vec(), 415, "application/json"),
+        ("POST", "/validate", Some("application/json"), b"{not json".to_vec(), 400, "not an AdmissionReview"),
+        ("POST", "/validate", Some("application/json"), b"[1,2]".to_vec(), 400, "not a JSON object"),
+        (
+            "POST",
+            "/validate",
+            Some("application/json"),
+            br#"{"apiVersion":"admission.k8s.io/v1beta1","kind":"AdmissionReview","request":{"uid":"a"}}"#.to_vec(),
+            400,
+            "v1beta1",
+        ),
+        ("POST", "/validate", Some("application/json"), review(json!({"operation": "UPDATE"})), 400, "uid"),
+        ("POST", "/validate", Some("application/json"), too_large, 413, "over 3145728 bytes"),
+    ];
+    for (method, path, content_type, body, status, says) in cases {
+        let answer = https(&certs.ca, method, &format!("{base}{path}"), content_type, Some(&body));
+        assert_eq!(answer.status, status, "{method} {path}: {}", answer.body);
+        assert!(answer.body.contains(says), "{method} {path}: {:?} does not say {says:?}", answer.body);
+        assert_eq!(answer.body.trim_end().lines().count(), 1, "one line: {:?}", answer.body);
+    }
+    // A request the module cannot read is answered, and denied with the module's reason.
+    let answer = post(&certs, &webhook, &review(json!({"uid": "u-1", "operation": "PATCH"})));
+    assert_eq!(answer.status, 200);
+    let response: Value = serde_json::from_str(&answer.body).expect("JSON");
+    assert_eq!(response["response"]["allowed"], false, "{response}");
+    assert_eq!(response["response"]["status"]["code"], 400, "{response}");
+    assert!(response["response"]["status"]["message"].as_str().is_some_and(|m| m.contains("operation")), "{response}");
+
+    for path in ["/healthz", "/readyz"] {
+        let answer = https(&certs.ca, "GET", &format!("{base}{path}"), None, None);
+        assert_eq!((answer.status, answer.body.trim()), (200, "ok"), "{path}");
+    }
+    let metrics = https(&certs.ca, "GET", &format!("{base}/metrics"), None, None).body;
+    for line in [
+        "csplease_webhook_refused_requests_total{code=\"400\"} 4",
+        "csplease_webhook_refused_requests_total{code=\"413\"} 1",
+        "csplease_webhook_refused_requests_total{code=\"415\"} 1",
+        "csplease_webhook_reviews_total{outcome=\"invalid\"} 1",
+        "csplease_webhook_denials_total{reason=\"invalid_request\"} 1",
+        "csplease_webhook_review_duration_seconds_count 1",
+    ] {
+        assert!(metrics.contains(line), "{line} missing from\n{metrics}");
+    }
+    assert!(webhook.is_running(), "the webhook exited:\n{}", webhook.log());
+    // SIGTERM stops it cleanly.
+    webhook.stop();
+    assert!(webhook.log().contains("shutting down"), "{}", webhook.log());
+}
+
+#[test]
+fn it_refuses_to_start_without_a_usable_certificate() {
+    let dir = scratch("no-cert");
+    let kubeconfig = nowhere_kubeconfig(&dir);
+    std::fs::write(dir.join("empty.pem"), "").expect("write");
+    let out = std::process::Command::new(csplease_tests::plugin::webhook_binary())
+        .args(["serve", "--addr", "127.0.0.1:0", "--kubeconfig"])
+        .arg(&kubeconfig)
+        .arg("--tls-cert")
+        .arg(dir.join("empty.pem"))
+        .arg("--tls-key")
+        .arg(dir.join("missing.key"))
+        .output()
+        .expect("csplease-wasm runs");
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.starts_with("error: TLS: ") && stderr.contains("empty.pem"), "{stderr}");
+    assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr}");
+}
