@@ -2,6 +2,7 @@
 //! binaries and the admission webhook.
 
 pub mod cluster;
+pub mod fixture;
 pub mod plugin;
 pub mod records;
 pub mod vectors;
