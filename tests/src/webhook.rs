@@ -9,6 +9,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use base64::Engine as _;
+use serde::Deserialize as _;
 
 /// A CA and a serving certificate for `127.0.0.1` and `localhost` signed by it, as PEM files.
 #[derive(Debug)]
@@ -62,6 +63,7 @@ impl Certs {
 /// A running `csplease-wasm serve`, stopped (SIGKILL) when dropped.
 #[derive(Debug)]
 pub struct Webhook {
+    binary: PathBuf,
     child: Option<Child>,
     addr: SocketAddr,
     args: Vec<String>,
@@ -75,6 +77,14 @@ impl Webhook {
     /// # Panics
     /// When it does not start serving within 60 s, with its output.
     pub fn start(certs: &Certs, args: &[&str]) -> Webhook {
+        Webhook::start_binary(&crate::plugin::webhook_binary(), certs, args)
+    }
+
+    /// As [`Webhook::start`], running `binary` (a release build, for the load generator).
+    ///
+    /// # Panics
+    /// As [`Webhook::start`].
+    pub fn start_binary(binary: &Path, certs: &Certs, args: &[&str]) -> Webhook {
         let mut all = vec![
             "--tls-cert".to_owned(),
             certs.cert.display().to_string(),
@@ -82,8 +92,13 @@ impl Webhook {
             certs.key.display().to_string(),
         ];
         all.extend(args.iter().map(|a| (*a).to_owned()));
-        let mut webhook =
-            Webhook { child: None, addr: SocketAddr::from(([127, 0, 0, 1], 0)), args: all, log: Arc::default() };
+        let mut webhook = Webhook {
+            binary: binary.to_path_buf(),
+            child: None,
+            addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+            args: all,
+            log: Arc::default(),
+        };
         webhook.spawn();
         webhook
     }
@@ -125,13 +140,18 @@ impl Webhook {
         self.spawn();
     }
 
+    /// Its process id, while it runs.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+
     /// Whether its process is running.
     pub fn is_running(&mut self) -> bool {
         self.child.as_mut().is_some_and(|c| matches!(c.try_wait(), Ok(None)))
     }
 
     fn spawn(&mut self) {
-        let mut cmd = Command::new(crate::plugin::webhook_binary());
+        let mut cmd = Command::new(&self.binary);
         cmd.arg("serve").args(&self.args).arg("--addr").arg(self.addr.to_string());
         cmd.stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::piped());
         let mut child = cmd.spawn().expect("csplease-wasm serve starts");
@@ -165,6 +185,20 @@ impl Drop for Webhook {
             let _ = child.wait();
         }
     }
+}
+
+/// Writes a kubeconfig into `dir` whose API server is a closed port, and returns its path: a
+/// webhook given it starts, and every pod lookup it makes fails at once (`LookupFailed`).
+pub fn unreachable_kubeconfig(dir: &Path) -> PathBuf {
+    let path = dir.join("unreachable.kubeconfig");
+    std::fs::write(
+        &path,
+        "apiVersion: v1\nkind: Config\ncurrent-context: nowhere\nclusters:\n- name: nowhere\n  cluster:\n    \
+         server: https://127.0.0.1:1\n    insecure-skip-tls-verify: true\ncontexts:\n- name: nowhere\n  context:\n    \
+         cluster: nowhere\n    user: nobody\nusers:\n- name: nobody\n  user:\n    token: nothing\n",
+    )
+    .expect("write the kubeconfig");
+    path
 }
 
 /// An HTTP answer.
@@ -210,30 +244,23 @@ pub fn https(ca: &Path, method: &str, url: &str, content_type: Option<&str>, bod
     Answer { status, body: body.to_owned() }
 }
 
-/// A ValidatingWebhookConfiguration named `name` that sends CREATE and UPDATE of CStorPools
-/// labelled `csplease.test/webhook=<selector>` to `url`, trusting `certs`' CA, with
-/// `failurePolicy: Fail` and a 5 s timeout. The label keeps a test's webhook away from the
-/// CStorPools of tests running beside it on the same API server.
+/// The ValidatingWebhookConfiguration of `deploy/webhook.yaml` (its rules, match conditions,
+/// failure policy and timeout, as shipped), renamed `name`, calling `url` instead of the Service
+/// and trusting `certs`' CA, and limited to CStorPools labelled `csplease.test/webhook=<selector>`
+/// so a test's webhook does not judge the CStorPools of the tests running beside it.
+///
+/// # Panics
+/// When `deploy/webhook.yaml` has no ValidatingWebhookConfiguration.
 pub fn configuration(name: &str, url: &str, certs: &Certs, selector: &str) -> serde_json::Value {
-    serde_json::json!({
-        "apiVersion": "admissionregistration.k8s.io/v1",
-        "kind": "ValidatingWebhookConfiguration",
-        "metadata": {"name": name},
-        "webhooks": [{
-            "name": "leases.csplease.openebs.io",
-            "clientConfig": {"url": url, "caBundle": certs.ca_bundle()},
-            "rules": [{
-                "apiGroups": ["openebs.io"],
-                "apiVersions": ["*"],
-                "operations": ["CREATE", "UPDATE"],
-                "resources": ["cstorpools"],
-                "scope": "Cluster"
-            }],
-            "objectSelector": {"matchLabels": {"csplease.test/webhook": selector}},
-            "sideEffects": "None",
-            "admissionReviewVersions": ["v1"],
-            "failurePolicy": "Fail",
-            "timeoutSeconds": 5
-        }]
-    })
+    let path = crate::cluster::deploy_dir().join("webhook.yaml");
+    let text = std::fs::read_to_string(&path).expect("deploy/webhook.yaml is readable");
+    let mut config = serde_yaml_ng::Deserializer::from_str(&text)
+        .map(|doc| serde_json::Value::deserialize(doc).expect("deploy/webhook.yaml is YAML"))
+        .find(|doc| doc["kind"] == "ValidatingWebhookConfiguration")
+        .expect("deploy/webhook.yaml has a ValidatingWebhookConfiguration");
+    config["metadata"]["name"] = name.into();
+    let webhook = &mut config["webhooks"][0];
+    webhook["clientConfig"] = serde_json::json!({"url": url, "caBundle": certs.ca_bundle()});
+    webhook["objectSelector"] = serde_json::json!({"matchLabels": {"csplease.test/webhook": selector}});
+    config
 }

@@ -6,7 +6,7 @@
 use std::path::{Path, PathBuf};
 
 use csplease_tests::vectors;
-use csplease_tests::webhook::{Certs, Webhook, https};
+use csplease_tests::webhook::{Certs, Webhook, https, unreachable_kubeconfig};
 use serde_json::{Value, json};
 
 /// A scratch directory for this test process.
@@ -16,23 +16,10 @@ fn scratch(name: &str) -> PathBuf {
     dir
 }
 
-/// A kubeconfig whose API server is a closed port: every pod lookup fails at once.
-fn nowhere_kubeconfig(dir: &Path) -> PathBuf {
-    let path = dir.join("nowhere.kubeconfig");
-    std::fs::write(
-        &path,
-        "apiVersion: v1\nkind: Config\ncurrent-context: nowhere\nclusters:\n- name: nowhere\n  cluster:\n    \
-         server: https://127.0.0.1:1\n    insecure-skip-tls-verify: true\ncontexts:\n- name: nowhere\n  context:\n    \
-         cluster: nowhere\n    user: nobody\nusers:\n- name: nobody\n  user:\n    token: nothing\n",
-    )
-    .expect("write the kubeconfig");
-    path
-}
-
 fn start(name: &str, extra: &[&str]) -> (Certs, Webhook) {
     let dir = scratch(name);
     let certs = Certs::generate(&dir);
-    let kubeconfig = nowhere_kubeconfig(&dir);
+    let kubeconfig = unreachable_kubeconfig(&dir);
     let mut args = vec!["--kubeconfig", kubeconfig.to_str().expect("utf-8 path"), "--lookup-timeout-ms", "2000"];
     args.extend_from_slice(extra);
     let webhook = Webhook::start(&certs, &args);
@@ -107,30 +94,51 @@ fn every_review_vector_gets_the_native_verdict_and_reason() {
     assert!(metrics.body.contains("csplease_webhook_pod_lookups_total{result=\"failed\"}"), "{}", metrics.body);
 }
 
+/// A request the webhook cannot judge, and the HTTP error it must get.
+struct Bad {
+    method: &'static str,
+    path: &'static str,
+    content_type: Option<&'static str>,
+    body: Vec<u8>,
+    status: u16,
+    says: &'static str,
+}
+
+impl Bad {
+    /// A JSON body POSTed to `/validate`.
+    fn body(body: Vec<u8>, status: u16, says: &'static str) -> Bad {
+        Bad { method: "POST", path: "/validate", content_type: Some("application/json"), body, status, says }
+    }
+}
+
 #[test]
 fn bodies_it_cannot_judge_get_http_errors_and_it_keeps_serving() {
     let (certs, mut webhook) = start("bodies", &[]);
     let base = format!("https://{}", webhook.addr());
     let review = |request: Value| envelope(&request);
-    let too_large = vec![b' '; (3 << 20) + 1];
-    let cases: Vec<(&str, &str, Option<&str>, Vec<u8>, u16, &str)> = vec![
-        ("GET", "/validate", None, vec![], 405, "use POST"),
-        ("POST", "/nope", Some("application/json"), b"{}".to_vec(), 404, "not found"),
-        ("POST", "/validate", Some("text/plain"), b"{}".to_vec(), 415, "application/json"),
-        ("POST", "/validate", Some("application/json"), b"{not json".to_vec(), 400, "not an AdmissionReview"),
-        ("POST", "/validate", Some("application/json"), b"[1,2]".to_vec(), 400, "not a JSON object"),
-        (
-            "POST",
-            "/validate",
-            Some("application/json"),
+    let json = Some("application/json");
+    let cases = [
+        Bad { method: "GET", path: "/validate", content_type: None, body: vec![], status: 405, says: "use POST" },
+        Bad { method: "POST", path: "/nope", content_type: json, body: b"{}".to_vec(), status: 404, says: "not found" },
+        Bad {
+            method: "POST",
+            path: "/validate",
+            content_type: Some("text/plain"),
+            body: b"{}".to_vec(),
+            status: 415,
+            says: "application/json",
+        },
+        Bad::body(b"{not json".to_vec(), 400, "not an AdmissionReview"),
+        Bad::body(b"[1,2]".to_vec(), 400, "not a JSON object"),
+        Bad::body(
             br#"{"apiVersion":"admission.k8s.io/v1beta1","kind":"AdmissionReview","request":{"uid":"a"}}"#.to_vec(),
             400,
             "v1beta1",
         ),
-        ("POST", "/validate", Some("application/json"), review(json!({"operation": "UPDATE"})), 400, "uid"),
-        ("POST", "/validate", Some("application/json"), too_large, 413, "over 3145728 bytes"),
+        Bad::body(review(json!({"operation": "UPDATE"})), 400, "uid"),
+        Bad::body(vec![b' '; (3 << 20) + 1], 413, "over 3145728 bytes"),
     ];
-    for (method, path, content_type, body, status, says) in cases {
+    for Bad { method, path, content_type, body, status, says } in cases {
         let answer = https(&certs.ca, method, &format!("{base}{path}"), content_type, Some(&body));
         assert_eq!(answer.status, status, "{method} {path}: {}", answer.body);
         assert!(answer.body.contains(says), "{method} {path}: {:?} does not say {says:?}", answer.body);
@@ -168,7 +176,7 @@ fn bodies_it_cannot_judge_get_http_errors_and_it_keeps_serving() {
 #[test]
 fn it_refuses_to_start_without_a_usable_certificate() {
     let dir = scratch("no-cert");
-    let kubeconfig = nowhere_kubeconfig(&dir);
+    let kubeconfig = unreachable_kubeconfig(&dir);
     std::fs::write(dir.join("empty.pem"), "").expect("write");
     let out = std::process::Command::new(csplease_tests::plugin::webhook_binary())
         .args(["serve", "--addr", "127.0.0.1:0", "--kubeconfig"])

@@ -354,6 +354,9 @@ fn with_the_webhook_down_and_failure_policy_fail_writes_are_refused_clearly() {
     assert!(text.contains("failed calling webhook \"leases.csplease.openebs.io\""), "{text}");
     assert_eq!(text.trim_end().lines().count(), 1, "{text}");
     assert_eq!(lease(cluster, &name), None, "nothing was written");
+    // Writes that leave the lease alone never reach the webhook (its matchConditions), so the
+    // pool's other updates go on while it is down.
+    cluster.kubectl_ok(&["label", "csp", &name, "pool-health=degraded"], None);
 
     guarded.webhook.restart();
     let out = plugin(cluster.kubectl(Identity::Restricted), &["hold", &name, "--holder", &a]);
@@ -364,4 +367,24 @@ fn with_the_webhook_down_and_failure_policy_fail_writes_are_refused_clearly() {
 fn metrics(guarded: &Guarded) -> String {
     let url = format!("https://{}/metrics", guarded.webhook.addr());
     csplease_tests::webhook::https(&guarded.certs.ca, "GET", &url, None, None).body
+}
+
+#[test]
+fn the_deploy_manifest_is_accepted_by_the_api_server() {
+    let Some(cluster) = live("the_deploy_manifest_is_accepted_by_the_api_server") else {
+        return;
+    };
+    // Its namespace must exist for a server-side dry run; nothing else is created.
+    let _ = cluster.create_namespace("csplease");
+    let manifest = cluster::deploy_dir().join("webhook.yaml");
+    let out = cluster.kubectl_ok(&["apply", "--dry-run=server", "-f", manifest.to_str().expect("a UTF-8 path")], None);
+    for kind in [
+        "serviceaccount/csplease-webhook",
+        "clusterrole.rbac.authorization.k8s.io/csplease-webhook",
+        "deployment.apps/csplease-webhook",
+        "service/csplease-webhook",
+        "validatingwebhookconfiguration.admissionregistration.k8s.io/csplease-lease-policy",
+    ] {
+        assert!(out.contains(&format!("{kind} created (server dry run)")), "{kind} missing from\n{out}");
+    }
 }
