@@ -168,6 +168,15 @@ fn peak_rss_kib(pid: u32) -> Option<u64> {
     line.split_whitespace().nth(1)?.parse().ok()
 }
 
+/// The process's user + system CPU time so far (`/proc/PID/stat`, in clock ticks of 10 ms).
+fn cpu_time(pid: u32) -> Option<Duration> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The fields after the command name (which is in parentheses and may hold spaces).
+    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+    let ticks: u64 = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
+    Some(Duration::from_millis(ticks * 10))
+}
+
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
     if sorted.is_empty() {
         return Duration::ZERO;
@@ -206,7 +215,7 @@ fn main() {
          {cpus} CPUs, the release `csplease-wasm serve` (one worker thread per CPU)"
     );
     println!(
-        "| mode | reviews | errors | wall | reviews/s | p50 | p99 | p99.9 | max | server peak RSS |\n|---|---|---|---|---|---|---|---|---|---|"
+        "| mode | reviews | errors | wall | reviews/s | p50 | p99 | p99.9 | max | server CPU/review | server peak RSS |\n|---|---|---|---|---|---|---|---|---|---|---|"
     );
     for (mode, extra) in [("fresh", None), ("warm", Some("--warm"))] {
         let mut args = vec!["--kubeconfig", kubeconfig];
@@ -215,13 +224,17 @@ fn main() {
         let pid = webhook.pid().expect("a running webhook");
         // Warm up: connections, the compiled-module cache, the instance pool.
         drive(&certs, &webhook, 2_000, 10, connections);
+        let cpu_before = cpu_time(pid);
         let mut run = drive(&certs, &webhook, reviews, seconds, connections);
+        let cpu = cpu_before.zip(cpu_time(pid)).map_or("?".to_owned(), |(before, after)| {
+            format!("{:.0} µs", (after - before).as_secs_f64() * 1e6 / run.latencies.len().max(1) as f64)
+        });
         let rss = peak_rss_kib(pid).map_or("?".to_owned(), |k| format!("{:.1} MiB", k as f64 / 1024.0));
         webhook.stop();
         run.latencies.sort();
         let ms = |d: Duration| format!("{:.2} ms", d.as_secs_f64() * 1e3);
         println!(
-            "| {mode} | {} | {} | {:.2} s | {:.0} | {} | {} | {} | {} | {rss} |",
+            "| {mode} | {} | {} | {:.2} s | {:.0} | {} | {} | {} | {} | {cpu} | {rss} |",
             run.latencies.len(),
             run.errors.len(),
             run.wall.as_secs_f64(),

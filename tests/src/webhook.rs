@@ -244,9 +244,55 @@ pub fn https(ca: &Path, method: &str, url: &str, content_type: Option<&str>, bod
     Answer { status, body: body.to_owned() }
 }
 
+/// The label whose value limits a registered test webhook to some CStorPools
+/// ([`configuration`]'s `selector`).
+pub const SELECTOR_LABEL: &str = "csplease.test/webhook";
+
+/// What kubectl prints when the webhook denies a write.
+pub const DENIED_BY_WEBHOOK: &str = "admission webhook \"leases.csplease.openebs.io\" denied the request: ";
+
+/// Applies `configuration` with `kubeconfig`'s identity (which must be allowed to, and be in a
+/// break-glass group) and waits until the API server calls the webhook: the configuration is
+/// picked up asynchronously. `probe` is a CStorPool the configuration selects; the wait writes a
+/// malformed lease to it until the webhook denies that (SPEC review rule 2 denies it to anyone),
+/// so the probe is left unchanged.
+///
+/// # Errors
+/// When kubectl fails to apply, or the webhook is not called within 60 s (with kubectl's last
+/// answer).
+pub fn register(kubeconfig: &Path, configuration: &serde_json::Value, probe: &str) -> Result<(), String> {
+    use std::io::Write as _;
+    let mut apply = crate::cluster::kubectl(kubeconfig);
+    apply.args(["apply", "-f", "-"]).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
+    let mut child = apply.spawn().map_err(|e| format!("kubectl apply: {e}"))?;
+    if let Some(mut stdin) = child.stdin.take() {
+        stdin.write_all(configuration.to_string().as_bytes()).map_err(|e| format!("kubectl apply: {e}"))?;
+    }
+    let out = child.wait_with_output().map_err(|e| format!("kubectl apply: {e}"))?;
+    if !out.status.success() {
+        return Err(format!("kubectl apply: {}", String::from_utf8_lossy(&out.stderr)));
+    }
+    let started = Instant::now();
+    loop {
+        let out = crate::cluster::kubectl(kubeconfig)
+            .args(["annotate", "--overwrite", "csp", probe, "openebs.io/csp-lease=not a lease"])
+            .stdin(Stdio::null())
+            .output()
+            .map_err(|e| format!("kubectl annotate: {e}"))?;
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        if !out.status.success() && stderr.contains(DENIED_BY_WEBHOOK) {
+            return Ok(());
+        }
+        if started.elapsed() > Duration::from_secs(60) {
+            return Err(format!("the API server did not call the webhook within 60 s; kubectl said: {stderr}"));
+        }
+        std::thread::sleep(Duration::from_millis(250));
+    }
+}
+
 /// The ValidatingWebhookConfiguration of `deploy/webhook.yaml` (its rules, match conditions,
 /// failure policy and timeout, as shipped), renamed `name`, calling `url` instead of the Service
-/// and trusting `certs`' CA, and limited to CStorPools labelled `csplease.test/webhook=<selector>`
+/// and trusting `certs`' CA, and limited to CStorPools labelled [`SELECTOR_LABEL`]`=<selector>`
 /// so a test's webhook does not judge the CStorPools of the tests running beside it.
 ///
 /// # Panics
@@ -261,6 +307,6 @@ pub fn configuration(name: &str, url: &str, certs: &Certs, selector: &str) -> se
     config["metadata"]["name"] = name.into();
     let webhook = &mut config["webhooks"][0];
     webhook["clientConfig"] = serde_json::json!({"url": url, "caBundle": certs.ca_bundle()});
-    webhook["objectSelector"] = serde_json::json!({"matchLabels": {"csplease.test/webhook": selector}});
+    webhook["objectSelector"] = serde_json::json!({"matchLabels": {SELECTOR_LABEL: selector}});
     config
 }

@@ -9,15 +9,11 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
-use std::time::{Duration, Instant};
 
 use csplease_tests::cluster::{self, Identity, TestCluster};
 use csplease_tests::fixture::{Csp, LEASE_KEY, Pods, lease, lease_of, namespace, set_phase, unique};
-use csplease_tests::webhook::{Certs, Webhook, configuration};
+use csplease_tests::webhook::{Certs, DENIED_BY_WEBHOOK, SELECTOR_LABEL, Webhook, configuration, register};
 use serde_json::Value;
-
-/// What kubectl prints when the webhook denies a write.
-const DENIED_BY_WEBHOOK: &str = "admission webhook \"leases.csplease.openebs.io\" denied the request: ";
 
 /// A webhook registered for this test's CStorPools; unregistered when dropped.
 struct Guarded {
@@ -44,30 +40,17 @@ impl Guarded {
     }
 
     fn register(&self) {
-        self.cluster.apply(&configuration(&self.config_name, &self.webhook.url(), &self.certs, &self.selector));
-        // The API server picks the configuration up asynchronously: wait until a write the policy
-        // always denies (a malformed lease, SPEC review rule 2, even for break-glass) is denied.
         let probe = unique("csp-probe");
         self.csp(&probe, None);
-        let started = Instant::now();
-        loop {
-            let out = annotate(self.cluster, Identity::Admin, &probe, Some("not a lease"));
-            if !out.status.success() && stderr(&out).contains(DENIED_BY_WEBHOOK) {
-                return;
-            }
-            assert!(
-                started.elapsed() < Duration::from_secs(60),
-                "the webhook was not called within 60 s: {}\nwebhook log:\n{}",
-                stderr(&out),
-                self.webhook.log()
-            );
-            std::thread::sleep(Duration::from_millis(250));
+        let config = configuration(&self.config_name, &self.webhook.url(), &self.certs, &self.selector);
+        if let Err(e) = register(self.cluster.admin_kubeconfig(), &config, &probe) {
+            panic!("registering the webhook: {e}\nwebhook log:\n{}", self.webhook.log());
         }
     }
 
     /// Creates CStorPool `name` with this test's label, so the webhook judges its writes.
     fn csp(&self, name: &str, lease: Option<&str>) {
-        let csp = Csp::named(name).label("csplease.test/webhook", &self.selector);
+        let csp = Csp::named(name).label(SELECTOR_LABEL, &self.selector);
         match lease {
             Some(lease) => csp.lease(lease),
             None => csp,

@@ -28,7 +28,8 @@
 //! # Policy engines
 //!
 //! `csplease-wasm eval` is a JSON Lines evaluator ([`eval_lines`]); `csplease-wasm serve` is a
-//! ValidatingAdmissionWebhook ([`serve`], with its pure envelope handling in [`admission`]) that
+//! ValidatingAdmissionWebhook ([`serve`], with its pure envelope handling in the
+//! `csplease-admission` crate) that
 //! puts the module's `review` in front of every write to a CStorPool.
 //!
 //! # Example
@@ -51,7 +52,6 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
-pub mod admission;
 mod cache;
 mod config;
 mod decision;

@@ -1,14 +1,14 @@
 //! `csplease-wasm serve`: the lease module as a ValidatingAdmissionWebhook over HTTPS.
 //!
 //! `POST /validate` takes an `admission.k8s.io/v1` AdmissionReview, runs the module's `review`
-//! on its request ([`crate::admission`]), looks up the one pod a decision may need with kube-rs
+//! on its request ([`csplease_admission`]), looks up the one pod a decision may need with kube-rs
 //! (a short timeout; any failure is `LookupFailed`, which counts as live), and answers with the
 //! module's verdict and reason. `/healthz`, `/readyz` and Prometheus `/metrics` are served on
 //! the same port.
 //!
 //! HTTP status codes: 200 with an AdmissionReview for every request the webhook could read
 //! (allowed or denied); 400 for a body that is not an `admission.k8s.io/v1` AdmissionReview with
-//! a request uid; 413 for a body over [`crate::admission::MAX_BODY`]; 415 for a content type
+//! a request uid; 413 for a body over [`csplease_admission::MAX_BODY`]; 415 for a content type
 //! other than JSON; 405 for a method other than POST; 404 for any other path. The API server
 //! treats every non-200 answer as a failed call and applies the configuration's
 //! `failurePolicy`.
@@ -35,8 +35,8 @@ use tokio::net::TcpListener;
 
 pub use lookup::PodLookup;
 
-use crate::admission::{Admission, Answer, MAX_BODY};
 use crate::{LeaseModule, WarmInstance};
+use csplease_admission::{Admission, MAX_BODY};
 use metrics::Metrics;
 
 /// How long a client has to finish its TLS handshake.
@@ -245,24 +245,16 @@ async fn validate(state: &State, request: Request<Incoming>) -> Response<Full<By
 }
 
 /// Runs the module, with one pod lookup when the decision asks for it.
-async fn review(state: &State, admission: &Admission<'_>) -> crate::admission::Response {
-    let (namespace, name) = match admission.answer(&state.evaluator.evaluate(&admission.request(None))) {
-        Answer::Respond(response) => return response,
-        Answer::Lookup { namespace, name } => (namespace, name),
-    };
-    let found = state.pods.state(&namespace, &name).await;
-    state.metrics.looked_up(found.label());
-    if let Some(error) = &found.error {
-        eprintln!("csplease-wasm: looking up pod {namespace}/{name} failed (counted as live): {error}");
-    }
-    let pod = format!("{namespace}/{name}");
-    let decision = state.evaluator.evaluate(&admission.request(Some((&pod, found.state.as_str()))));
-    match admission.answer(&decision) {
-        Answer::Respond(response) => response,
-        Answer::Lookup { namespace, name } => {
-            admission.undecided(&format!("the lease module asked for pod {namespace}/{name} again after its lookup"))
+async fn review(state: &State, admission: &Admission<'_>) -> csplease_admission::Response {
+    let lookup = |namespace: String, name: String| async move {
+        let found = state.pods.state(&namespace, &name).await;
+        state.metrics.looked_up(found.label());
+        if let Some(error) = &found.error {
+            eprintln!("csplease-wasm: looking up pod {namespace}/{name} failed (counted as live): {error}");
         }
-    }
+        found.state.as_str()
+    };
+    admission.judge(|request| state.evaluator.evaluate(request), lookup).await
 }
 
 /// An HTTP error for a body the webhook cannot judge, counted and logged.

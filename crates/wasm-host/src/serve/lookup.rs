@@ -50,9 +50,10 @@ impl PodLookup {
                 Found { state: PodState::from_phase(phase), error: None }
             }
             Ok(Ok(None)) => Found { state: PodState::NotFound, error: None },
-            Ok(Err(e)) => {
-                Found { state: PodState::LookupFailed, error: Some(crate::admission::one_line(&e.to_string())) }
-            }
+            Ok(Err(e)) => Found {
+                state: PodState::LookupFailed,
+                error: Some(e.to_string().split_whitespace().collect::<Vec<_>>().join(" ")),
+            },
             Err(_) => Found {
                 state: PodState::LookupFailed,
                 error: Some(format!("no answer within {} ms", self.timeout.as_millis())),

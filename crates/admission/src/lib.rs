@@ -1,11 +1,14 @@
-//! The admission webhook's envelope: an `admission.k8s.io/v1` AdmissionReview in, the module's
-//! `review` request out, the module's decision back into an AdmissionReview response.
+//! The csplease admission webhook's envelope: an `admission.k8s.io/v1` AdmissionReview in, the
+//! lease module's `review` request out, the module's decision back into an AdmissionReview
+//! response.
 //!
-//! Pure: no I/O, no clock. The server ([`crate::serve`]) runs the flow, with the module as the
-//! evaluator and kube-rs for the one pod lookup a decision may ask for:
+//! Pure: no I/O, no clock, and no decisions of its own: whether a write is allowed is the lease
+//! module's `review` (SPEC.md section 3). The server (`csplease-wasm serve`, in `wasm-host`) runs
+//! the flow with the module in wasmtime as the evaluator and kube-rs for the one pod lookup a
+//! decision may ask for; the fuzz target runs it with the native core.
 //!
 //! ```
-//! use wasm_host::admission::{Admission, Answer};
+//! use csplease_admission::{Admission, Answer};
 //!
 //! let body = br#"{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview",
 //!     "request":{"uid":"705ab4f5","operation":"DELETE","name":"csp-1"}}"#;
@@ -272,10 +275,34 @@ impl<'a> Admission<'a> {
         }
     }
 
-    /// The response when the module still needs a pod's state after being given one (it never
-    /// should: a state for the named pod always counts).
-    pub fn undecided(&self, reason: &str) -> Response {
-        self.deny("needHolderStatus", reason.to_owned(), 500, Denial::Undecided)
+    /// Judges this AdmissionReview: asks the module (`evaluate`: a request document in, a
+    /// decision document out), and when the decision needs a pod's state, looks it up once
+    /// (`lookup(namespace, name)` gives one of SPEC's pod state names; any failure should be
+    /// `LookupFailed`) and asks again with it.
+    pub async fn judge<F>(
+        &self,
+        mut evaluate: impl FnMut(&[u8]) -> Vec<u8>,
+        lookup: impl FnOnce(String, String) -> F,
+    ) -> Response
+    where
+        F: std::future::Future<Output = &'static str>,
+    {
+        let (namespace, name) = match self.answer(&evaluate(&self.request(None))) {
+            Answer::Respond(response) => return response,
+            Answer::Lookup { namespace, name } => (namespace, name),
+        };
+        let pod = format!("{namespace}/{name}");
+        let state = lookup(namespace, name).await;
+        match self.answer(&evaluate(&self.request(Some((&pod, state))))) {
+            Answer::Respond(response) => response,
+            // It never should: a state for the named pod always counts.
+            Answer::Lookup { namespace, name } => self.deny(
+                "needHolderStatus",
+                format!("the lease module asked for pod {namespace}/{name} again after its lookup"),
+                500,
+                Denial::Undecided,
+            ),
+        }
     }
 
     fn deny(&self, outcome: &str, reason: String, code: u16, class: Denial) -> Response {
@@ -311,7 +338,7 @@ fn json_text<T: serde::Serialize + ?Sized>(value: &T) -> String {
 }
 
 /// `text` on one line: runs of whitespace, newlines included, become one space.
-pub(crate) fn one_line(text: &str) -> String {
+fn one_line(text: &str) -> String {
     text.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
@@ -358,6 +385,46 @@ mod tests {
         let admission = Admission::parse(body.as_bytes(), &[]).expect("a review");
         let decision = br#"{"action":"review","outcome":"needHolderStatus","reason":"r","before":null,"after":null,"annotation":null,"patch":null,"lookup":{"namespace":"openebs","name":"a"},"live":null}"#;
         assert_eq!(admission.answer(decision), Answer::Lookup { namespace: "openebs".into(), name: "a".into() });
+    }
+
+    /// Polls a future that never waits (the lookups here answer at once) to its end.
+    fn now<T>(future: impl std::future::Future<Output = T>) -> T {
+        let mut future = std::pin::pin!(future);
+        let mut context = std::task::Context::from_waker(std::task::Waker::noop());
+        loop {
+            if let std::task::Poll::Ready(value) = future.as_mut().poll(&mut context) {
+                return value;
+            }
+        }
+    }
+
+    #[test]
+    fn judging_looks_the_holder_up_once_and_asks_the_core_again() {
+        let lease = |holder: &str, n: u32| format!(r#"{{\"holder\":\"{holder}\",\"leaderTransition\":{n}}}"#);
+        let object = |holder: &str, n: u32| {
+            format!(
+                r#"{{"metadata":{{"name":"csp-1","annotations":{{"openebs.io/csp-lease":"{}"}}}}}}"#,
+                lease(holder, n)
+            )
+        };
+        let body = review(&format!(
+            r#"{{"uid":"u-7","operation":"UPDATE","userInfo":{{"username":"alice"}},"oldObject":{},"object":{}}}"#,
+            object("openebs/a", 3),
+            object("openebs/b", 4)
+        ));
+        let admission = Admission::parse(body.as_bytes(), &[]).expect("a review");
+        for (state, allowed) in [("NotFound", true), ("Failed", true), ("Running", false), ("LookupFailed", false)] {
+            let mut asked = Vec::new();
+            let response = now(admission.judge(lease_logic::evaluate_json, |namespace, name| {
+                asked.push(format!("{namespace}/{name}"));
+                async move { state }
+            }));
+            assert_eq!(asked, ["openebs/a"], "{state}");
+            assert_eq!(response.allowed, allowed, "{state}: {}", response.reason);
+            if !allowed {
+                assert_eq!(response.denial, Some(Denial::HolderLive), "{state}");
+            }
+        }
     }
 
     #[test]
