@@ -3,9 +3,9 @@
 //!
 //! `lease-logic` is compiled to a plain `wasm32-unknown-unknown` module that imports nothing
 //! (see "Embedding the module" in the README for its ABI). This crate builds that module in its
-//! `build.rs`, embeds it ([`EMBEDDED_MODULE`]), and runs it. It knows the core only through the
-//! module's ABI and never links `lease-logic` itself, so what it runs is exactly what a browser
-//! or any other engine runs.
+//! `build.rs`, embeds it ([`EMBEDDED_MODULE`]), and runs it. Every decision it gives comes from the
+//! module, through the module's ABI, so what it runs is exactly what a browser or any other engine
+//! runs; it links `lease-logic` only for the webhook's mapping of a pod's phase to a pod state.
 //!
 //! # Host, module, instance
 //!
