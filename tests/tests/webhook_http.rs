@@ -192,3 +192,51 @@ fn it_refuses_to_start_without_a_usable_certificate() {
     assert!(stderr.starts_with("error: TLS: ") && stderr.contains("empty.pem"), "{stderr}");
     assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr}");
 }
+
+#[test]
+fn hostile_bodies_get_a_clear_answer_and_nothing_hangs() {
+    let (certs, mut webhook) = start("hostile", &[]);
+    let csp = |lease: &str, filler: usize| {
+        json!({"apiVersion": "openebs.io/v1alpha1", "kind": "CStorPool",
+            "metadata": {"name": "csp-big", "annotations": {"openebs.io/csp-lease": lease}},
+            "spec": {"filler": "x".repeat(filler)}})
+    };
+    // Just under the 3 MiB limit: an UPDATE whose two objects are about 1.5 MiB each, handing a
+    // released lease on with the next counter. Judged (allowed), not refused.
+    let user = json!({"username": "system:serviceaccount:openebs:pool",
+        "extra": {"authentication.kubernetes.io/pod-name": ["pool-a"]}});
+    let request = |filler| {
+        json!({"uid": "big", "operation": "UPDATE", "userInfo": user,
+            "oldObject": csp(r#"{"holder":"","leaderTransition":4}"#, filler),
+            "object": csp(r#"{"holder":"openebs/pool-a","leaderTransition":5}"#, filler)})
+    };
+    let filler = ((3 << 20) - envelope(&request(0)).len()) / 2;
+    let body = envelope(&request(filler));
+    assert!(body.len() <= 3 << 20 && body.len() >= (3 << 20) - 1, "{} bytes", body.len());
+    let answer = post(&certs, &webhook, &body);
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    let review: Value = serde_json::from_str(&answer.body).expect("JSON");
+    assert_eq!(review["response"]["allowed"], true, "{review}");
+
+    // Nesting 10,000 and 1,500,000 deep inside the request (the envelope reader steps over it
+    // without recursing): the module's denial, naming its 128-level limit.
+    for depth in [10_000, 1_500_000] {
+        let deep = format!(
+            r#"{{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{{"uid":"deep","object":{}{}}}}}"#,
+            "[".repeat(depth),
+            "]".repeat(depth)
+        );
+        let answer = post(&certs, &webhook, deep.as_bytes());
+        assert_eq!(answer.status, 200, "{}", answer.body);
+        let review: Value = serde_json::from_str(&answer.body).expect("JSON");
+        assert_eq!(review["response"]["allowed"], false, "{review}");
+        let message = review["response"]["status"]["message"].as_str().unwrap_or_default();
+        assert!(message.contains("nested deeper than 128 levels"), "{review}");
+    }
+    // Invalid UTF-8 and a NUL byte inside a string: refused as not JSON.
+    let mut bad = br#"{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":"x"#.to_vec();
+    bad.extend_from_slice(b"\xff\x00\"}}");
+    let answer = post(&certs, &webhook, &bad);
+    assert_eq!(answer.status, 400, "{}", answer.body);
+    assert!(webhook.is_running(), "{}", webhook.log());
+}
