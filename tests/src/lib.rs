@@ -1,7 +1,10 @@
-//! Shared fixtures for the cross-crate tests: the conformance vectors and the live control plane.
+//! Shared fixtures for the cross-crate tests: the conformance vectors, the live control plane, the
+//! binaries and the admission webhook.
 
 pub mod cluster;
+pub mod fixture;
 pub mod plugin;
 pub mod proxy;
 pub mod records;
 pub mod vectors;
+pub mod webhook;

@@ -1,4 +1,5 @@
-//! The `kubectl-csplease` binary the live tests drive through the real `kubectl`.
+//! The workspace's binaries the live tests run: `kubectl-csplease`, which they drive through the
+//! real `kubectl`, and `csplease-wasm`, the admission webhook.
 
 use std::path::PathBuf;
 use std::process::Command;
@@ -6,8 +7,8 @@ use std::sync::OnceLock;
 
 use crate::cluster;
 
-/// The directory holding `kubectl-csplease`: `$CSPLEASE_PLUGIN_DIR` (set by `cargo xtask test`),
-/// else the workspace's debug build, built once here.
+/// The directory holding `kubectl-csplease` and `csplease-wasm`: `$CSPLEASE_PLUGIN_DIR` (set by
+/// `cargo xtask test`, which builds both), else the workspace's debug build, built once here.
 pub fn dir() -> &'static PathBuf {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
     DIR.get_or_init(|| {
@@ -17,11 +18,12 @@ pub fn dir() -> &'static PathBuf {
         let root = cluster::workspace_root();
         let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
         let status = Command::new(cargo)
-            .args(["build", "--quiet", "-p", "kubectl-csplease", "--bin", "kubectl-csplease", "-j", "2"])
+            .args(["build", "--quiet", "-j", "2"])
+            .args(["-p", "kubectl-csplease", "--bin", "kubectl-csplease", "-p", "wasm-host", "--bin", "csplease-wasm"])
             .current_dir(&root)
             .status()
             .expect("cargo runs");
-        assert!(status.success(), "building kubectl-csplease failed");
+        assert!(status.success(), "building kubectl-csplease and csplease-wasm failed");
         let target = std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root.join("target"), PathBuf::from);
         target.join("debug")
     })
@@ -30,4 +32,9 @@ pub fn dir() -> &'static PathBuf {
 /// The `kubectl-csplease` binary.
 pub fn binary() -> PathBuf {
     dir().join("kubectl-csplease")
+}
+
+/// The `csplease-wasm` binary (the JSON Lines evaluator and the admission webhook).
+pub fn webhook_binary() -> PathBuf {
+    dir().join("csplease-wasm")
 }

@@ -12,6 +12,7 @@ use std::process::{Command, Stdio};
 
 use anyhow::{Context, bail, ensure};
 use csplease_tests::cluster::{ControlPlane, ENV_KUBECONFIG, Lifetime, workspace_root};
+use csplease_tests::webhook::{Certs, SELECTOR_LABEL, Webhook, configuration, register};
 use serde_json::json;
 
 use crate::cluster;
@@ -29,6 +30,9 @@ const NS: &str = "openebs";
 const POD_A: &str = "cstor-pool-a-6bbc79f5fd-x2kq7";
 const POD_B: &str = "cstor-pool-a-6bbc79f5fd-9dlmb";
 const LABEL: &str = "app.kubernetes.io/part-of=csplease-demo";
+/// The demo webhook's configuration and the CStorPool that proves it is called.
+const WEBHOOK_CONFIG: &str = "csplease-demo-lease-policy";
+const PROBE: &str = "csplease-demo-webhook-probe";
 
 /// Runs the demo.
 pub fn run_with(args: Args) -> anyhow::Result<()> {
@@ -50,7 +54,7 @@ pub fn run_with(args: Args) -> anyhow::Result<()> {
     result
 }
 
-/// Builds the plugin and returns the directory that holds it.
+/// Builds the plugin and the webhook and returns the directory that holds them.
 fn build_plugin() -> anyhow::Result<PathBuf> {
     let root = workspace_root();
     // The control plane needs openssl (certificates); the demo's last step uses curl.
@@ -59,14 +63,15 @@ fn build_plugin() -> anyhow::Result<PathBuf> {
     crate::wasm::ensure_tools()?;
     crate::web::ensure_tools()?;
     crate::web::build(&root)?;
-    eprintln!("Building kubectl-csplease ...");
+    eprintln!("Building kubectl-csplease and csplease-wasm ...");
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| OsString::from("cargo"));
     let status = Command::new(cargo)
         .args(["build", "--quiet", "-p", "kubectl-csplease", "--bin", "kubectl-csplease"])
+        .args(["-p", "wasm-host", "--bin", "csplease-wasm"])
         .current_dir(&root)
         .status()
         .context("running cargo")?;
-    ensure!(status.success(), "building kubectl-csplease failed");
+    ensure!(status.success(), "building kubectl-csplease and csplease-wasm failed");
     let target = std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root.join("target"), PathBuf::from);
     Ok(target.join("debug"))
 }
@@ -153,10 +158,54 @@ impl Demo {
         let out = self.run(&["csplease", "decide"], Some(&input))?;
         print!("{}", out.0);
 
-        heading("9. The lease inspector on this cluster: `kubectl csplease inspect` (read-only)");
+        heading("9. The lease policy in front of every write: `csplease-wasm serve` as an admission webhook");
+        self.policy(&a, &b)?;
+
+        heading("10. The lease inspector on this cluster: `kubectl csplease inspect` (read-only)");
         self.inspector()?;
         println!("\nDone: every write above was one guarded JSON Patch; every decision came from lease-logic.");
         Ok(())
+    }
+
+    /// Runs the webhook on loopback, registers it with deploy/webhook.yaml's configuration for the
+    /// demo's pools, and shows it judging a hand-made steal and the plugin's own write, as an
+    /// operator outside the break-glass group. Unregisters and stops it after.
+    fn policy(&self, a: &str, b: &str) -> anyhow::Result<()> {
+        let dir = std::env::temp_dir().join(format!("csplease-demo-webhook-{}", std::process::id()));
+        let certs = Certs::generate(&dir);
+        let kubeconfig = self.kubeconfig.to_str().context("the kubeconfig path is not UTF-8")?;
+        let webhook =
+            Webhook::start_binary(&self.plugin_dir.join("csplease-wasm"), &certs, &["--kubeconfig", kubeconfig]);
+        let selected = format!("{SELECTOR_LABEL}=demo");
+        self.kubectl(&["label", "--overwrite", "csp", "cstor-pool-a", "cstor-pool-b", &selected])?;
+        let probe = json!({"apiVersion": "openebs.io/v1alpha1", "kind": "CStorPool",
+            "metadata": {"name": PROBE, "labels": {"app.kubernetes.io/part-of": "csplease-demo", SELECTOR_LABEL: "demo"}}});
+        self.kubectl_in(&["apply", "-f", "-"], &probe.to_string())?;
+        let registered = (|| -> anyhow::Result<()> {
+            let config = configuration(WEBHOOK_CONFIG, &webhook.url(), &certs, "demo");
+            register(&self.kubeconfig, &config, PROBE).map_err(anyhow::Error::msg)?;
+            note(&format!(
+                "(csplease-wasm serve listens on {}; registered with deploy/webhook.yaml's rules, failurePolicy Fail)",
+                webhook.url()
+            ));
+            let operator = ["--as=operator-jane", "--as-group=csplease:plugin"];
+            note(&format!(
+                "An operator (not in system:masters) hand-edits the lease of cstor-pool-a, held by the Running {b}:"
+            ));
+            let steal = format!(r#"openebs.io/csp-lease={{"holder":"{a}","leaderTransition":3}}"#);
+            self.show(&[&operator[..], &["annotate", "--overwrite", "csp", "cstor-pool-a", &steal]].concat())?;
+            note("The plugin's own writes pass unchanged (cstor-pool-b is released):");
+            self.show(&[&["csplease", "hold", "cstor-pool-b", "--holder", b][..], &operator[..]].concat())?;
+            let metrics = format!("https://{}/metrics", webhook.addr());
+            let text = csplease_tests::webhook::https(&certs.ca, "GET", &metrics, None, None).body;
+            println!("$ curl -s --cacert ca.crt {metrics} | grep _total");
+            text.lines().filter(|l| l.contains("_total")).for_each(|l| println!("{l}"));
+            Ok(())
+        })();
+        self.kubectl(&["delete", "validatingwebhookconfiguration", WEBHOOK_CONFIG, "--ignore-not-found"])?;
+        self.kubectl(&["delete", "csp", PROBE, "--ignore-not-found"])?;
+        let _ = std::fs::remove_dir_all(&dir);
+        registered
     }
 
     /// Serves the inspector page on loopback, shows what it lists, and on a terminal keeps it

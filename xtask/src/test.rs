@@ -50,9 +50,11 @@ pub fn run() -> anyhow::Result<()> {
         cluster::ensure_binaries()?;
         cluster::up(&root.join("target/csplease-test-cluster"))
     })?;
-    // The live tests drive the plugin through the real kubectl, which finds it on PATH.
-    steps.run("build the kubectl plugin", || {
-        cargo(&root, ["build", "-p", "kubectl-csplease", "--bin", "kubectl-csplease"], &[])
+    // The live tests drive the plugin through the real kubectl, which finds it on PATH, and
+    // register the webhook binary with the API server.
+    steps.run("build the kubectl plugin and the webhook", || {
+        let bins = ["-p", "kubectl-csplease", "--bin", "kubectl-csplease", "-p", "wasm-host", "--bin", "csplease-wasm"];
+        cargo(&root, ["build"].into_iter().chain(bins), &[])
     })?;
     let plugin_dir = target_dir(&root).join("debug");
     let mut env: Vec<(&str, &OsStr)> = control_plane.test_env().into_iter().collect();
@@ -63,16 +65,23 @@ pub fn run() -> anyhow::Result<()> {
     })?;
     steps.run("stop the control plane", || control_plane.down())?;
     steps.run("the WASM module's rules", || wasm::check(&root))?;
-    steps.run("fuzz target builds and replays its corpus", || {
+    steps.run("fuzz targets build and replay their corpora", || {
         let fuzz = root.join("fuzz");
-        cargo(&fuzz, ["+nightly", "fuzz", "build", "evaluate"], &[])?;
-        cargo(&fuzz, ["+nightly", "fuzz", "run", "evaluate", "corpus/evaluate", "--", "-runs=0"], &[])
+        for target in FUZZ_TARGETS {
+            cargo(&fuzz, ["+nightly", "fuzz", "build", target], &[])?;
+            let corpus = format!("corpus/{target}");
+            cargo(&fuzz, ["+nightly", "fuzz", "run", target, &corpus, "--", "-runs=0"], &[])?;
+        }
+        Ok(())
     })?;
 
     eprintln!("\nxtask test: every step passed in {:.0?}", started.elapsed());
     println!("steps: {} passed, 0 failed", steps.passed);
     Ok(())
 }
+
+/// The cargo-fuzz targets in `fuzz/`: the core's wire entry point and the webhook's body handling.
+const FUZZ_TARGETS: [&str; 2] = ["evaluate", "admission"];
 
 /// Counts and times the steps.
 #[derive(Default)]

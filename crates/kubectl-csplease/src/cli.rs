@@ -26,7 +26,8 @@ pub mod exit {
     pub const ERROR: u8 = 1;
     /// A usage error: bad flags, no claimant, an invalid `--holder`.
     pub const USAGE: u8 = 2;
-    /// Denied: another pod holds the lease (for `hold`, a live one), or `hold --wait` timed out.
+    /// Denied: another pod holds the lease (for `hold`, a live one), `hold --wait` timed out, or
+    /// an admission webhook denied the write.
     pub const DENIED: u8 = 3;
     /// The lease is invalid (unreadable, or its holder is not a pod reference): needs `--force`.
     pub const INVALID: u8 = 4;
@@ -39,7 +40,8 @@ Exit codes:
      (hold --wait rides out an unreachable, slow or failing server until --timeout)
   2  usage: bad flags, no claimant, invalid --holder
   3  denied: another pod holds the lease (hold: a live one; release: --force breaks it);
-     also hold --wait when --timeout passes while a live pod holds it
+     also hold --wait when --timeout passes while a live pod holds it, and a write an
+     admission webhook denied
   4  the lease is invalid (unreadable, or its holder is not a pod reference): --force repairs it
 
 The claimant is --holder NAMESPACE/POD (or POD with -n), else $NAMESPACE/$POD_NAME as pool
@@ -563,7 +565,7 @@ async fn hold(
             }
             Err(e) => {
                 progress.finish();
-                return fail(&e.to_string(), exit::ERROR);
+                return fail(&e.to_string(), write_error(&e));
             }
         };
         if wait.is_none() || report.decision.outcome != Outcome::Denied {
@@ -651,8 +653,14 @@ impl Progress {
 async fn release(lease: &CspLease, csp: &str, claimant: Option<&PodRef>, force: bool, flags: &Flags) -> u8 {
     match lease.release(csp, claimant, force).await {
         Ok(report) => finish(&report, claimant, force, flags),
-        Err(e) => fail(&e.to_string(), exit::ERROR),
+        Err(e) => fail(&e.to_string(), write_error(&e)),
     }
+}
+
+/// The exit code of a `hold` or `release` that failed: [`exit::DENIED`] when an admission
+/// webhook denied the write, else [`exit::ERROR`].
+fn write_error(error: &Error) -> u8 {
+    if error.is_refused() { exit::DENIED } else { exit::ERROR }
 }
 
 /// Prints the result of `hold` or `release` and returns its exit code.

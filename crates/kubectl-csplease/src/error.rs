@@ -40,6 +40,17 @@ pub enum Error {
         /// The API server's message, which names the user and the missing verb.
         message: String,
     },
+    /// An admission webhook (csplease's own lease policy, or another) denied the write. The
+    /// message is the API server's, which names the webhook and carries its reason.
+    #[error("the cluster's admission policy refused to {verb} {target}: {message}")]
+    Refused {
+        /// The verb.
+        verb: &'static str,
+        /// The object.
+        target: String,
+        /// The API server's message: `admission webhook "NAME" denied the request: REASON`.
+        message: String,
+    },
     /// The API server refused the request for another reason.
     #[error("the API server refused to {verb} {target}: {message} ({code} {reason})")]
     Api {
@@ -156,6 +167,11 @@ impl Error {
         matches!(self, Error::LostRace { .. })
     }
 
+    /// Whether an admission webhook denied the request ([`Error::Refused`]).
+    pub fn is_refused(&self) -> bool {
+        matches!(self, Error::Refused { .. })
+    }
+
     /// Whether the error is [`Error::NotFound`].
     pub fn is_not_found(&self) -> bool {
         matches!(self, Error::NotFound { .. })
@@ -192,6 +208,12 @@ pub(crate) fn classify(err: kube::Error, target: Target<'_>, not_found: impl FnO
     match err {
         kube::Error::Api(status) => match status.code {
             404 => not_found(),
+            // A webhook's denial carries the webhook's own code (403 or 400, say) and this text.
+            _ if status.message.starts_with("admission webhook \"")
+                && status.message.contains("denied the request") =>
+            {
+                Error::Refused { verb: target.verb, target: target.what.to_owned(), message: status.message }
+            }
             403 => Error::Forbidden { verb: target.verb, target: target.what.to_owned(), message: status.message },
             code => Error::Api {
                 verb: target.verb,

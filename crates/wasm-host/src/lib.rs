@@ -3,9 +3,9 @@
 //!
 //! `lease-logic` is compiled to a plain `wasm32-unknown-unknown` module that imports nothing
 //! (see "Embedding the module" in the README for its ABI). This crate builds that module in its
-//! `build.rs`, embeds it ([`EMBEDDED_MODULE`]), and runs it. It knows the core only through the
-//! module's ABI and never links `lease-logic` itself, so what it runs is exactly what a browser
-//! or any other engine runs.
+//! `build.rs`, embeds it ([`EMBEDDED_MODULE`]), and runs it. Every decision it gives comes from the
+//! module, through the module's ABI, so what it runs is exactly what a browser or any other engine
+//! runs; it links `lease-logic` only for the webhook's mapping of a pod's phase to a pod state.
 //!
 //! # Host, module, instance
 //!
@@ -24,6 +24,13 @@
 //! module does, a trap, an endless loop, a memory bomb, a pointer out of bounds or bytes that
 //! are not JSON, the answer is a decision with outcome `invalid` and a reason, and the host goes
 //! on serving. [`LeaseModule::warm`] keeps one instance between requests for throughput.
+//!
+//! # Policy engines
+//!
+//! `csplease-wasm eval` is a JSON Lines evaluator ([`eval_lines`]); `csplease-wasm serve` is a
+//! ValidatingAdmissionWebhook ([`serve`], with its pure envelope handling in the
+//! `csplease-admission` crate) that
+//! puts the module's `review` in front of every write to a CStorPool.
 //!
 //! # Example
 //!
@@ -51,6 +58,7 @@ mod decision;
 mod error;
 mod eval;
 mod host;
+pub mod serve;
 
 pub use cache::CacheStatus;
 pub use config::{Config, default_cache_dir};

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
-use wasm_host::{Config, EvalOptions, Host};
+use wasm_host::{Config, EvalOptions, Host, LeaseModule};
 
 /// Evaluates csplease lease requests in the sandboxed WASM module.
 #[derive(Parser)]
@@ -51,6 +51,40 @@ enum Command {
         #[arg(long)]
         warm: bool,
     },
+    /// Serve the module's `review` as a ValidatingAdmissionWebhook over HTTPS: `POST /validate`
+    /// (admission.k8s.io/v1 AdmissionReview), `GET /healthz`, `/readyz`, `/metrics`.
+    #[command(after_help = "Pod lookups use --kubeconfig, else $KUBECONFIG, ~/.kube/config or the in-cluster \
+                            service account. Stops on SIGTERM or Ctrl-C after the reviews in flight. \
+                            Exit status 1 when it cannot start, with `error: ...` on stderr.")]
+    Serve {
+        /// The PEM certificate chain to serve (re-read when it changes).
+        #[arg(long, value_name = "FILE")]
+        tls_cert: PathBuf,
+        /// The PEM private key of the certificate (re-read when it changes).
+        #[arg(long, value_name = "FILE")]
+        tls_key: PathBuf,
+        /// The address to listen on; port 0 picks a free one (printed on stderr).
+        #[arg(long, value_name = "ADDR", default_value = "0.0.0.0:8443")]
+        addr: std::net::SocketAddr,
+        /// A group whose members may write any lease (repeatable; replaces the default,
+        /// `system:masters`).
+        #[arg(long = "break-glass-group", value_name = "GROUP")]
+        break_glass_groups: Vec<String>,
+        /// The kubeconfig for pod lookups.
+        #[arg(long, value_name = "FILE")]
+        kubeconfig: Option<PathBuf>,
+        /// How long one pod lookup may take before it counts as failed (a failed lookup counts
+        /// the holder as live), in milliseconds.
+        #[arg(long, value_name = "MS", default_value_t = 2000)]
+        lookup_timeout_ms: u64,
+        /// Worker threads [default: the number of CPUs].
+        #[arg(long, value_name = "N")]
+        threads: Option<usize>,
+        /// Keep one instance per worker between reviews instead of a fresh instance per review:
+        /// faster, but reviews are no longer isolated from each other.
+        #[arg(long)]
+        warm: bool,
+    },
     /// Write the module (the embedded one, or `--module`'s) to a file, for other engines.
     Module {
         /// The file to write; `-` for stdout.
@@ -83,27 +117,92 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             }
             Ok(())
         }
+        Command::Serve {
+            ref tls_cert,
+            ref tls_key,
+            addr,
+            ref break_glass_groups,
+            ref kubeconfig,
+            lookup_timeout_ms,
+            threads,
+            warm,
+        } => {
+            let threads = threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+            anyhow::ensure!(threads >= 1, "--threads must be at least 1");
+            // One instance per worker thread, and one more for loading the module.
+            let module = load(&cli, threads + 1)?;
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(threads)
+                .enable_all()
+                .build()
+                .context("starting the async runtime")?;
+            runtime.block_on(async {
+                let client = kube_client(kubeconfig.as_deref()).await.context("setting up pod lookups")?;
+                let pods = wasm_host::serve::PodLookup::new(client, Duration::from_millis(lookup_timeout_ms));
+                let options = wasm_host::serve::ServeOptions {
+                    addr,
+                    tls_cert: tls_cert.clone(),
+                    tls_key: tls_key.clone(),
+                    break_glass_groups: break_glass_groups.clone(),
+                    warm,
+                };
+                wasm_host::serve::serve(options, module, pods, stop_signal()).await?;
+                Ok(())
+            })
+        }
         Command::Eval { jobs, warm } => {
             anyhow::ensure!(jobs >= 1, "--jobs must be at least 1");
-            let config = Config {
-                deadline: Duration::from_millis(cli.deadline_ms),
-                memory_limit: cli.memory_limit_mib.checked_mul(1 << 20).context("--memory-limit-mib is too large")?,
-                max_concurrency: jobs,
-                cache_dir: if cli.no_cache {
-                    None
-                } else {
-                    cli.cache_dir.clone().or_else(wasm_host::default_cache_dir)
-                },
-            };
-            let host = Host::new(config)?;
-            let module = match &cli.module {
-                Some(path) => host.load_file(path)?,
-                None => host.load_embedded()?,
-            };
+            let module = load(&cli, jobs)?;
             let input = std::io::stdin().lock();
             wasm_host::eval_lines(&module, input, std::io::stdout(), EvalOptions { jobs, warm })
                 .context("evaluating requests")?;
             Ok(())
+        }
+    }
+}
+
+/// The module (`--module`, else the embedded one) in a host with the global flags' limits.
+fn load(cli: &Cli, max_concurrency: usize) -> anyhow::Result<LeaseModule> {
+    let config = Config {
+        deadline: Duration::from_millis(cli.deadline_ms),
+        memory_limit: cli.memory_limit_mib.checked_mul(1 << 20).context("--memory-limit-mib is too large")?,
+        max_concurrency,
+        cache_dir: if cli.no_cache { None } else { cli.cache_dir.clone().or_else(wasm_host::default_cache_dir) },
+    };
+    let host = Host::new(config)?;
+    Ok(match &cli.module {
+        Some(path) => host.load_file(path)?,
+        None => host.load_embedded()?,
+    })
+}
+
+/// A kube-rs client from `kubeconfig`, else inferred ($KUBECONFIG, ~/.kube/config, in-cluster).
+async fn kube_client(kubeconfig: Option<&std::path::Path>) -> anyhow::Result<kube::Client> {
+    let config = match kubeconfig {
+        Some(path) => {
+            let file =
+                kube::config::Kubeconfig::read_from(path).with_context(|| format!("reading {}", path.display()))?;
+            kube::Config::from_custom_kubeconfig(file, &kube::config::KubeConfigOptions::default())
+                .await
+                .with_context(|| format!("using {}", path.display()))?
+        }
+        None => kube::Config::infer().await?,
+    };
+    Ok(kube::Client::try_from(config)?)
+}
+
+/// Completes on SIGTERM (what Kubernetes sends) or SIGINT.
+async fn stop_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    match signal(SignalKind::terminate()) {
+        Ok(mut term) => {
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = tokio::signal::ctrl_c() => {}
+            }
+        }
+        Err(_) => {
+            let _ = tokio::signal::ctrl_c().await;
         }
     }
 }
