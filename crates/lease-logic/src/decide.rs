@@ -37,7 +37,7 @@ pub fn hold(observed: &Observed<'_>, claimant: &PodRef, holder: Option<&PodStatu
             Action::Hold,
             decision(outcome, reason),
             observed,
-            Lease { holder: claimant.to_string(), leader_transition: counter },
+            Lease { holder: claimant.as_str().to_owned(), leader_transition: counter },
         )
     };
     let next = |lease: &Lease| lease.leader_transition.checked_add(1);
@@ -51,26 +51,35 @@ pub fn hold(observed: &Observed<'_>, claimant: &PodRef, holder: Option<&PodStatu
         )
     };
     match &reading {
-        Reading::Vacant => take(Outcome::Acquired, format!("the lease is vacant: {claimant} acquires it"), 1),
+        Reading::Vacant => {
+            take(Outcome::Acquired, ["the lease is vacant: ", claimant.as_str(), " acquires it"].concat(), 1)
+        }
         Reading::Released(lease) => match next(lease) {
-            Some(n) => take(Outcome::Acquired, format!("the lease was released: {claimant} acquires it"), n),
+            Some(n) => {
+                take(Outcome::Acquired, ["the lease was released: ", claimant.as_str(), " acquires it"].concat(), n)
+            }
             None => at_maximum(lease),
         },
         Reading::Held(_, pod) if pod == claimant => {
-            decision(Outcome::AlreadyHeld, format!("{claimant} already holds the lease"))
+            decision(Outcome::AlreadyHeld, [claimant.as_str(), " already holds the lease"].concat())
         }
         Reading::Held(lease, pod) => match PodStatus::of(holder, &lease.holder) {
             None => Decision {
                 lookup: Some(pod.clone()),
-                ..decision(Outcome::NeedHolderStatus, format!("the lease is held by {pod}: its pod's state is needed"))
+                ..decision(
+                    Outcome::NeedHolderStatus,
+                    ["the lease is held by ", pod.as_str(), ": its pod's state is needed"].concat(),
+                )
             },
-            Some(state) if state.is_live() => {
-                decision(Outcome::Denied, format!("the lease is held by {pod}, which is live ({})", state.describe()))
-            }
+            Some(state) if state.is_live() => decision(
+                Outcome::Denied,
+                ["the lease is held by ", pod.as_str(), ", which is ", liveness(state)].concat(),
+            ),
             Some(state) => match next(lease) {
                 Some(n) => take(
                     Outcome::TakenOver,
-                    format!("holder {pod} is gone ({}): {claimant} takes over", state.describe()),
+                    ["holder ", pod.as_str(), " is gone (", state.describe(), "): ", claimant.as_str(), " takes over"]
+                        .concat(),
                     n,
                 ),
                 None => at_maximum(lease),
@@ -122,7 +131,7 @@ pub fn release(observed: &Observed<'_>, claimant: Option<&PodRef>, force: bool) 
     };
     match &reading {
         Reading::Held(lease, pod) if claimant == Some(pod) => {
-            clear(format!("{pod} releases its lease"), lease.leader_transition)
+            clear([pod.as_str(), " releases its lease"].concat(), lease.leader_transition)
         }
         Reading::Vacant => decision(Outcome::NotHeld, "the lease is vacant: nothing to release".into()),
         Reading::Released(_) => decision(Outcome::NotHeld, "the lease is already released".into()),
@@ -172,8 +181,8 @@ pub fn status(observed: &Observed<'_>, holder: Option<&PodStatus>) -> Decision {
         Reading::Held(lease, pod) => {
             let state = PodStatus::of(holder, &lease.holder);
             let reason = match state {
-                Some(state) => format!("the lease is held by {pod}, which is {}", liveness(state)),
-                None => format!("the lease is held by {pod}"),
+                Some(state) => ["the lease is held by ", pod.as_str(), ", which is ", liveness(state)].concat(),
+                None => ["the lease is held by ", pod.as_str()].concat(),
             };
             Decision { live: state.map(PodState::is_live), ..decision(Outcome::Held, reason) }
         }
@@ -186,9 +195,17 @@ pub fn status(observed: &Observed<'_>, holder: Option<&PodStatus>) -> Decision {
     }
 }
 
-/// "live (Running)" or "dead (pod not found)".
-pub(crate) fn liveness(state: PodState) -> String {
-    format!("{} ({})", if state.is_live() { "live" } else { "dead" }, state.describe())
+/// "live (Running)" or "dead (pod not found)": whether the pod is live, and why.
+pub(crate) fn liveness(state: PodState) -> &'static str {
+    match state {
+        PodState::Running => "live (Running)",
+        PodState::Pending => "live (Pending)",
+        PodState::Unknown => "live (Unknown)",
+        PodState::LookupFailed => "live (its lookup failed)",
+        PodState::Succeeded => "dead (Succeeded)",
+        PodState::Failed => "dead (Failed)",
+        PodState::NotFound => "dead (pod not found)",
+    }
 }
 
 /// Completes `decision` with the lease `after`, its annotation and its guarded patch.
@@ -203,5 +220,18 @@ fn write(action: Action, decision: Decision, observed: &Observed<'_>, after: Lea
                 "the object has no string metadata.resourceVersion to guard the write with",
             )
         },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn liveness_says_what_is_live_says() {
+        for state in PodState::ALL {
+            let word = if state.is_live() { "live" } else { "dead" };
+            assert_eq!(liveness(state), format!("{word} ({})", state.describe()));
+        }
     }
 }

@@ -147,21 +147,27 @@ impl Decision {
     /// serde_json escapes them (the same bytes as `serde_json::to_vec(self)`, written directly
     /// because this is the hot path of every runtime).
     pub fn to_json(&self) -> Vec<u8> {
+        // Room for the keys and the strings, with some to spare for escapes.
         let lease_len = |l: &Option<Lease>| l.as_ref().map_or(0, |l| l.holder.len());
-        let capacity = 256
-            + self.reason.len()
+        let strings = self.reason.len()
             + lease_len(&self.before)
             + lease_len(&self.after)
-            + 4 * self.annotation.as_ref().map_or(0, String::len);
-        let mut out = String::with_capacity(capacity);
+            + self.annotation.as_ref().map_or(0, String::len)
+            + self.patch.as_ref().map_or(0, Patch::text_len);
+        let mut out = String::with_capacity(256 + strings + strings / 2);
+        // The names of actions and outcomes need no escapes.
         out.push_str("{\"action\":");
         match self.action {
-            Some(action) => json::write_string(&mut out, action.as_str()),
+            Some(action) => {
+                out.push('"');
+                out.push_str(action.as_str());
+                out.push('"');
+            }
             None => out.push_str("null"),
         }
-        out.push_str(",\"outcome\":");
-        json::write_string(&mut out, self.outcome.as_str());
-        out.push_str(",\"reason\":");
+        out.push_str(",\"outcome\":\"");
+        out.push_str(self.outcome.as_str());
+        out.push_str("\",\"reason\":");
         json::write_string(&mut out, &self.reason);
         for (key, lease) in [(",\"before\":", &self.before), (",\"after\":", &self.after)] {
             out.push_str(key);

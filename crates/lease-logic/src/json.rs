@@ -10,10 +10,11 @@
 //!   nobody reads is fine, and the integer rules of `leaderTransition` apply to the text.
 //!
 //! [`parse`] checks the whole document in one pass without building a tree (UTF-8, grammar,
-//! depth, surrogate escapes, duplicate names) and returns a [`Document`]: the validated text
-//! and where each of its arrays and objects ends. A decision then reads only the few members it
-//! needs ([`Raw::decode`], [`Raw::object`]), stepping over the others in constant time; the
-//! `spec` and `status` of a CStorPool are never decoded.
+//! depth, surrogate escapes, duplicate names) and returns a [`Document`]: the validated text,
+//! where each of its arrays and objects ends, and each object's members (name, where the value
+//! is, the next member). A decision then reads only the few members it needs ([`Raw::decode`],
+//! [`Raw::object`], [`Object::get`]) by following those links, never scanning the text again;
+//! the `spec` and `status` of a CStorPool are never decoded.
 //!
 //! ```
 //! use lease_logic::json::{parse, Duplicates, Json};
@@ -95,19 +96,56 @@ impl fmt::Display for ParseError {
 
 impl std::error::Error for ParseError {}
 
-/// A validated document.
+/// A validated document: its text, where each of its arrays and objects starts and ends, and
+/// the members of each object.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Document<'a> {
     text: &'a str,
     root: (usize, usize),
-    /// `(start, end)` of every array and object, in the order they start.
-    spans: Vec<(usize, usize)>,
+    /// Every array and object, in the order they start.
+    containers: Vec<Container>,
+    /// The members of every object, in the order their names appear; each links to the next
+    /// member of its object.
+    members: Vec<Member<'a>>,
+}
+
+/// An array or an object of a [`Document`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Container {
+    start: usize,
+    end: usize,
+    /// An object's first member (an index into the document's members), and how many it has.
+    first_member: usize,
+    member_count: usize,
+    /// While validating: the container this one is in, and the member of that container (when
+    /// it is an object) whose value this one is.
+    parent: Option<usize>,
+    owner: usize,
+    /// While validating an object: the [`name_hash`]es of its names, and whether two names
+    /// have the same (only then can a name be repeated).
+    name_hashes: u64,
+    name_clash: bool,
+}
+
+/// A member of an object: its name (unescaped), where its value is, and the index of the
+/// object's next member.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Member<'a> {
+    name: Cow<'a, str>,
+    start: usize,
+    end: usize,
+    next: usize,
+}
+
+/// The members of an object: `count` members, from `first` on, each linking to the next.
+fn chain<'d, 'a>(members: &'d [Member<'a>], first: usize, count: usize) -> impl Iterator<Item = &'d Member<'a>> {
+    std::iter::successors(members.get(first), |member| members.get(member.next)).take(count)
 }
 
 impl<'a> Document<'a> {
     /// The document's value.
     pub fn root(&self) -> Raw<'_> {
-        Raw { text: self.text, start: self.root.0, end: self.root.1, spans: &self.spans }
+        Raw { doc: self, start: self.root.0, end: self.root.1 }
     }
 }
 
@@ -123,258 +161,297 @@ pub fn parse_str(text: &str, duplicates: Duplicates) -> Result<Document<'_>, Par
     let mut validator = Validator {
         text,
         bytes: text.as_bytes(),
-        pos: 0,
         duplicates,
-        names: if duplicates == Duplicates::Reject { Vec::with_capacity(32) } else { Vec::new() },
-        spans: Vec::with_capacity(text.len() / 32),
+        containers: Vec::with_capacity(text.len() / 32 + 1),
+        members: Vec::with_capacity(text.len() / 16 + 1),
     };
-    validator.skip_ws();
-    let start = validator.pos;
-    validator.value(0)?;
-    let end = validator.pos;
-    validator.skip_ws();
-    if validator.pos != text.len() {
-        return Err(validator.error(ErrorKind::TrailingCharacters));
-    }
-    Ok(Document { text, root: (start, end), spans: validator.spans })
+    let root = validator.document()?;
+    Ok(Document { text, root, containers: validator.containers, members: validator.members })
 }
 
 // ---------------------------------------------------------------------------------------------
-// Validation: one pass, no tree.
+// Validation: one pass, no recursion, no tree.
 
 struct Validator<'a> {
     text: &'a str,
     bytes: &'a [u8],
-    pos: usize,
     duplicates: Duplicates,
-    /// The member names of the objects open on the path to the current value (when rejecting
-    /// duplicates): each object's names are checked when it closes, then dropped.
-    names: Vec<Cow<'a, str>>,
-    /// Where every array and object starts and ends.
-    spans: Vec<(usize, usize)>,
+    containers: Vec<Container>,
+    members: Vec<Member<'a>>,
+}
+
+fn error(kind: ErrorKind, offset: usize) -> ParseError {
+    ParseError { kind, offset }
+}
+
+/// The error for the byte at `pos` (or the end) where it does not belong.
+fn unexpected(bytes: &[u8], pos: usize) -> ParseError {
+    match bytes.get(pos) {
+        Some(&byte) => error(ErrorKind::UnexpectedByte(byte), pos),
+        None => error(ErrorKind::UnexpectedEnd, pos),
+    }
+}
+
+#[inline(always)]
+fn skip_ws(bytes: &[u8], mut pos: usize) -> usize {
+    while let Some(b' ' | b'\t' | b'\n' | b'\r') = bytes.get(pos) {
+        pos += 1;
+    }
+    pos
 }
 
 impl<'a> Validator<'a> {
-    fn error(&self, kind: ErrorKind) -> ParseError {
-        ParseError { kind, offset: self.pos }
-    }
-
-    fn peek(&self) -> Option<u8> {
-        self.bytes.get(self.pos).copied()
-    }
-
-    fn next_byte(&self) -> Result<u8, ParseError> {
-        self.peek().ok_or_else(|| self.error(ErrorKind::UnexpectedEnd))
-    }
-
-    fn skip_ws(&mut self) {
-        while let Some(b' ' | b'\t' | b'\n' | b'\r') = self.peek() {
-            self.pos += 1;
-        }
-    }
-
-    fn value(&mut self, depth: usize) -> Result<(), ParseError> {
-        match self.next_byte()? {
-            b'{' => self.object(depth + 1),
-            b'[' => self.array(depth + 1),
-            b'"' => self.string(false).map(drop),
-            b't' => self.literal(b"true"),
-            b'f' => self.literal(b"false"),
-            b'n' => self.literal(b"null"),
-            b'-' | b'0'..=b'9' => self.number(),
-            other => Err(self.error(ErrorKind::UnexpectedByte(other))),
-        }
-    }
-
-    fn literal(&mut self, word: &[u8]) -> Result<(), ParseError> {
-        for &expected in word {
-            match self.peek() {
-                Some(b) if b == expected => self.pos += 1,
-                Some(b) => return Err(self.error(ErrorKind::UnexpectedByte(b))),
-                None => return Err(self.error(ErrorKind::UnexpectedEnd)),
+    /// Validates the whole text and returns where its value starts and ends.
+    ///
+    /// One loop, no recursion: the open containers are chained through their `parent`, and the
+    /// innermost one's state is kept in locals.
+    fn document(&mut self) -> Result<(usize, usize), ParseError> {
+        let bytes = self.bytes;
+        let root = skip_ws(bytes, 0);
+        let mut pos = root;
+        let mut end = root;
+        // The innermost open container, whether it is an object, and how many are open.
+        let mut open: Option<usize> = None;
+        let mut in_object = false;
+        let mut depth = 0;
+        // In an object: whether a member's name comes next, and the member last named.
+        let mut name_next = false;
+        let mut member = 0;
+        'value: loop {
+            if name_next {
+                member = self.members.len();
+                pos = self.member_name(open, pos)?;
             }
-        }
-        Ok(())
-    }
-
-    fn digits(&mut self) -> usize {
-        let start = self.pos;
-        while let Some(b'0'..=b'9') = self.peek() {
-            self.pos += 1;
-        }
-        self.pos - start
-    }
-
-    fn number(&mut self) -> Result<(), ParseError> {
-        if self.peek() == Some(b'-') {
-            self.pos += 1;
-        }
-        match self.peek() {
-            Some(b'0') => self.pos += 1,
-            Some(b'1'..=b'9') => {
-                self.digits();
-            }
-            _ => return Err(self.error(ErrorKind::InvalidNumber)),
-        }
-        if self.peek() == Some(b'.') {
-            self.pos += 1;
-            if self.digits() == 0 {
-                return Err(self.error(ErrorKind::InvalidNumber));
-            }
-        }
-        if let Some(b'e' | b'E') = self.peek() {
-            self.pos += 1;
-            if let Some(b'+' | b'-') = self.peek() {
-                self.pos += 1;
-            }
-            if self.digits() == 0 {
-                return Err(self.error(ErrorKind::InvalidNumber));
-            }
-        }
-        Ok(())
-    }
-
-    fn hex4(&mut self) -> Result<u16, ParseError> {
-        let value = self.bytes.get(self.pos..self.pos + 4).and_then(hex4);
-        let value = value.ok_or_else(|| self.error(ErrorKind::InvalidEscape))?;
-        self.pos += 4;
-        Ok(value)
-    }
-
-    /// Checks a string starting at its opening quote; with `decode`, returns its content.
-    fn string(&mut self, decode: bool) -> Result<Option<Cow<'a, str>>, ParseError> {
-        self.pos += 1;
-        let start = self.pos;
-        let mut escaped = false;
-        loop {
-            self.pos = plain_run(self.bytes, self.pos);
-            match self.peek() {
-                None => return Err(self.error(ErrorKind::UnexpectedEnd)),
-                Some(b'"') => break,
-                Some(b'\\') => {
-                    escaped = true;
-                    self.pos += 1;
-                    match self.next_byte()? {
-                        b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't' => self.pos += 1,
-                        b'u' => {
-                            let escape_start = self.pos - 1;
-                            self.pos += 1;
-                            let lone = ParseError { kind: ErrorKind::LoneSurrogate, offset: escape_start };
-                            match self.hex4()? {
-                                0xD800..=0xDBFF => {
-                                    if self.bytes.get(self.pos..self.pos + 2) != Some(b"\\u") {
-                                        return Err(lone);
-                                    }
-                                    self.pos += 2;
-                                    if !(0xDC00..=0xDFFF).contains(&self.hex4()?) {
-                                        return Err(lone);
-                                    }
-                                }
-                                0xDC00..=0xDFFF => return Err(lone),
-                                _ => {}
-                            }
-                        }
-                        _ => return Err(self.error(ErrorKind::InvalidEscape)),
+            // A value starts at `pos`.
+            let start = pos;
+            match bytes.get(pos) {
+                Some(&opening @ (b'{' | b'[')) => {
+                    depth += 1;
+                    if depth > MAX_DEPTH {
+                        return Err(error(ErrorKind::TooDeep, pos));
                     }
+                    let first_member = self.members.len();
+                    self.containers.push(Container {
+                        start,
+                        end: start,
+                        first_member,
+                        member_count: 0,
+                        parent: open,
+                        owner: member,
+                        name_hashes: 0,
+                        name_clash: false,
+                    });
+                    open = Some(self.containers.len() - 1);
+                    in_object = opening == b'{';
+                    pos = skip_ws(bytes, pos + 1);
+                    let closing = if in_object { b'}' } else { b']' };
+                    if bytes.get(pos) != Some(&closing) {
+                        name_next = in_object;
+                        continue 'value;
+                    }
+                    // Empty: the loop below closes it.
                 }
-                Some(0..=0x1f) => return Err(self.error(ErrorKind::ControlCharacter)),
-                Some(_) => self.pos += 1,
-            }
-        }
-        let content = &self.text[start..self.pos];
-        self.pos += 1;
-        Ok(decode.then(|| if escaped { Cow::Owned(unescape(content)) } else { Cow::Borrowed(content) }))
-    }
-
-    fn array(&mut self, depth: usize) -> Result<(), ParseError> {
-        if depth > MAX_DEPTH {
-            return Err(self.error(ErrorKind::TooDeep));
-        }
-        let span = self.open_span();
-        self.pos += 1;
-        self.skip_ws();
-        if self.peek() != Some(b']') {
-            loop {
-                self.skip_ws();
-                self.value(depth)?;
-                self.skip_ws();
-                match self.next_byte()? {
-                    b',' => self.pos += 1,
-                    b']' => break,
-                    other => return Err(self.error(ErrorKind::UnexpectedByte(other))),
+                scalar => {
+                    pos = match scalar {
+                        Some(b'"') => scan_string(bytes, pos)?.0,
+                        Some(b't') => literal(bytes, pos, b"true")?,
+                        Some(b'f') => literal(bytes, pos, b"false")?,
+                        Some(b'n') => literal(bytes, pos, b"null")?,
+                        Some(b'-' | b'0'..=b'9') => number(bytes, pos)?,
+                        _ => return Err(unexpected(bytes, pos)),
+                    };
+                    end = pos;
+                    if in_object {
+                        self.value_of(member, start, end);
+                    }
+                    pos = skip_ws(bytes, pos);
                 }
             }
-        }
-        self.pos += 1;
-        self.close_span(span);
-        Ok(())
-    }
-
-    fn open_span(&mut self) -> usize {
-        self.spans.push((self.pos, self.pos));
-        self.spans.len() - 1
-    }
-
-    fn close_span(&mut self, span: usize) {
-        if let Some(entry) = self.spans.get_mut(span) {
-            entry.1 = self.pos;
-        }
-    }
-
-    fn object(&mut self, depth: usize) -> Result<(), ParseError> {
-        if depth > MAX_DEPTH {
-            return Err(self.error(ErrorKind::TooDeep));
-        }
-        let open = self.pos;
-        let span = self.open_span();
-        let first_name = self.names.len();
-        let reject = self.duplicates == Duplicates::Reject;
-        self.pos += 1;
-        self.skip_ws();
-        if self.peek() == Some(b'}') {
-            self.pos += 1;
-            self.close_span(span);
-            return Ok(());
-        }
-        loop {
-            self.skip_ws();
-            match self.next_byte()? {
-                b'"' => {}
-                other => return Err(self.error(ErrorKind::UnexpectedByte(other))),
-            }
-            if let Some(name) = self.string(reject)? {
-                self.names.push(name);
-            }
-            self.skip_ws();
-            match self.next_byte()? {
-                b':' => self.pos += 1,
-                other => return Err(self.error(ErrorKind::UnexpectedByte(other))),
-            }
-            self.skip_ws();
-            self.value(depth)?;
-            self.skip_ws();
-            match self.next_byte()? {
-                b',' => self.pos += 1,
-                b'}' => {
-                    self.pos += 1;
-                    break;
+            // After a value: a `,`, or the end of the innermost open container (or of the text).
+            while let Some(index) = open {
+                match bytes.get(pos) {
+                    Some(b',') => {
+                        pos = skip_ws(bytes, pos + 1);
+                        name_next = in_object;
+                        continue 'value;
+                    }
+                    Some(b'}') if in_object => {}
+                    Some(b']') if !in_object => {}
+                    _ => return Err(unexpected(bytes, pos)),
                 }
-                other => return Err(self.error(ErrorKind::UnexpectedByte(other))),
+                pos += 1;
+                end = pos;
+                let closed = self.close(index, end)?;
+                depth -= 1;
+                open = closed.parent;
+                in_object = open
+                    .and_then(|parent| self.containers.get(parent))
+                    .is_some_and(|parent| bytes.get(parent.start) == Some(&b'{'));
+                member = closed.owner;
+                if in_object {
+                    self.value_of(member, closed.start, end);
+                }
+                pos = skip_ws(bytes, pos);
             }
-        }
-        if reject {
-            if let Some(name) = first_duplicate(&self.names[first_name..]) {
-                return Err(ParseError { kind: ErrorKind::DuplicateMember(name.to_owned()), offset: open });
+            if pos != bytes.len() {
+                return Err(error(ErrorKind::TrailingCharacters, pos));
             }
-            self.names.truncate(first_name);
+            return Ok((root, end));
         }
-        self.close_span(span);
-        Ok(())
     }
+
+    /// Reads the name of a member of the object `object`, at `pos`, and the `:` after it;
+    /// returns where the value starts.
+    #[inline(always)]
+    fn member_name(&mut self, object: Option<usize>, pos: usize) -> Result<usize, ParseError> {
+        let bytes = self.bytes;
+        if bytes.get(pos) != Some(&b'"') {
+            return Err(unexpected(bytes, pos));
+        }
+        let (end, escaped) = scan_string(bytes, pos)?;
+        let content = self.text.get(pos + 1..end - 1).unwrap_or("");
+        let name = if escaped { Cow::Owned(unescape(content)) } else { Cow::Borrowed(content) };
+        if let Some(container) = object.and_then(|index| self.containers.get_mut(index)) {
+            container.member_count += 1;
+            let bit = 1 << name_hash(&name);
+            container.name_clash |= container.name_hashes & bit != 0;
+            container.name_hashes |= bit;
+        }
+        self.members.push(Member { name, start: end, end, next: usize::MAX });
+        let colon = skip_ws(bytes, end);
+        if bytes.get(colon) != Some(&b':') {
+            return Err(unexpected(bytes, colon));
+        }
+        Ok(skip_ws(bytes, colon + 1))
+    }
+
+    /// Records that the value of `member` went from `start` to `end`: the next member of its
+    /// object comes after all that the value holds.
+    #[inline(always)]
+    fn value_of(&mut self, member: usize, start: usize, end: usize) {
+        let next = self.members.len();
+        if let Some(member) = self.members.get_mut(member) {
+            member.start = start;
+            member.end = end;
+            member.next = next;
+        }
+    }
+
+    /// Closes the container `index` at `end` (after its last byte) and returns it. An object's
+    /// members are checked for duplicates.
+    fn close(&mut self, index: usize, end: usize) -> Result<Container, ParseError> {
+        let Some(container) = self.containers.get_mut(index) else {
+            // Never: `index` is the innermost open container.
+            return Err(error(ErrorKind::UnexpectedEnd, end));
+        };
+        container.end = end;
+        let container = *container;
+        if self.duplicates == Duplicates::Reject
+            && container.name_clash
+            && let Some(name) = first_duplicate(&self.members, container)
+        {
+            return Err(error(ErrorKind::DuplicateMember(name.to_owned()), container.start));
+        }
+        Ok(container)
+    }
+}
+
+/// Checks the string whose opening quote is at `pos`; returns the position after its closing
+/// quote and whether it has escapes.
+#[inline(always)]
+fn scan_string(bytes: &[u8], pos: usize) -> Result<(usize, bool), ParseError> {
+    let mut pos = pos + 1;
+    let mut escaped = false;
+    loop {
+        pos = plain_run(bytes, pos);
+        match bytes.get(pos) {
+            Some(b'"') => return Ok((pos + 1, escaped)),
+            Some(b'\\') => {
+                escaped = true;
+                pos = escape(bytes, pos)?;
+            }
+            Some(_) => return Err(error(ErrorKind::ControlCharacter, pos)),
+            None => return Err(error(ErrorKind::UnexpectedEnd, pos)),
+        }
+    }
+}
+
+/// Checks the escape whose `\` is at `pos`; returns the position after it.
+fn escape(bytes: &[u8], pos: usize) -> Result<usize, ParseError> {
+    let hex4_at = |at: usize| bytes.get(at..at + 4).and_then(hex4).ok_or(error(ErrorKind::InvalidEscape, at));
+    match bytes.get(pos + 1) {
+        None => Err(error(ErrorKind::UnexpectedEnd, pos + 1)),
+        Some(b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't') => Ok(pos + 2),
+        Some(b'u') => {
+            let lone = error(ErrorKind::LoneSurrogate, pos);
+            match hex4_at(pos + 2)? {
+                0xD800..=0xDBFF => {
+                    if bytes.get(pos + 6..pos + 8) != Some(b"\\u") {
+                        return Err(lone);
+                    }
+                    if !(0xDC00..=0xDFFF).contains(&hex4_at(pos + 8)?) {
+                        return Err(lone);
+                    }
+                    Ok(pos + 12)
+                }
+                0xDC00..=0xDFFF => Err(lone),
+                _ => Ok(pos + 6),
+            }
+        }
+        Some(_) => Err(error(ErrorKind::InvalidEscape, pos + 1)),
+    }
+}
+
+/// Checks the literal `word` at `pos`; returns the position after it.
+fn literal(bytes: &[u8], pos: usize, word: &[u8]) -> Result<usize, ParseError> {
+    for (at, &expected) in (pos..).zip(word) {
+        if bytes.get(at) != Some(&expected) {
+            return Err(unexpected(bytes, at));
+        }
+    }
+    Ok(pos + word.len())
+}
+
+/// Checks the number at `pos`; returns the position after it.
+fn number(bytes: &[u8], mut pos: usize) -> Result<usize, ParseError> {
+    let digits = |mut at: usize| {
+        while let Some(b'0'..=b'9') = bytes.get(at) {
+            at += 1;
+        }
+        at
+    };
+    if bytes.get(pos) == Some(&b'-') {
+        pos += 1;
+    }
+    pos = match bytes.get(pos) {
+        Some(b'0') => pos + 1,
+        Some(b'1'..=b'9') => digits(pos + 1),
+        _ => return Err(error(ErrorKind::InvalidNumber, pos)),
+    };
+    if bytes.get(pos) == Some(&b'.') {
+        let after = digits(pos + 1);
+        if after == pos + 1 {
+            return Err(error(ErrorKind::InvalidNumber, after));
+        }
+        pos = after;
+    }
+    if let Some(b'e' | b'E') = bytes.get(pos) {
+        pos += 1;
+        if let Some(b'+' | b'-') = bytes.get(pos) {
+            pos += 1;
+        }
+        let after = digits(pos);
+        if after == pos {
+            return Err(error(ErrorKind::InvalidNumber, pos));
+        }
+        pos = after;
+    }
+    Ok(pos)
 }
 
 /// The position of the first byte from `from` on that is `"`, `\` or a control character (or
 /// the end): eight bytes at a time, with the classic "has a zero byte" word tricks.
+#[inline(always)]
 fn plain_run(bytes: &[u8], from: usize) -> usize {
     const LO: u64 = 0x0101_0101_0101_0101;
     const HI: u64 = 0x8080_8080_8080_8080;
@@ -403,13 +480,26 @@ fn plain_run(bytes: &[u8], from: usize) -> usize {
     i
 }
 
+/// A number below 64 that equal names share: from the name's length and its first and last
+/// bytes.
+fn name_hash(name: &str) -> u32 {
+    let bytes = name.as_bytes();
+    let edge = |byte: Option<&u8>| byte.map_or(0, |&b| u32::from(b));
+    (name.len() as u32).wrapping_mul(7).wrapping_add(edge(bytes.first()) * 3).wrapping_add(edge(bytes.last())) % 64
+}
+
 /// The first name that an object repeats, if any.
-fn first_duplicate<'n>(names: &'n [Cow<'_, str>]) -> Option<&'n str> {
+fn first_duplicate<'n>(members: &'n [Member<'_>], object: Container) -> Option<&'n str> {
     const PAIRWISE_UP_TO: usize = 16;
-    if names.len() <= PAIRWISE_UP_TO {
-        return names.iter().enumerate().find(|(i, name)| names[..*i].contains(name)).map(|(_, name)| name.as_ref());
+    let (first, count) = (object.first_member, object.member_count);
+    let names = move |count| chain(members, first, count).map(|member| member.name.as_ref());
+    if count <= PAIRWISE_UP_TO {
+        return names(count)
+            .enumerate()
+            .find(|&(i, name)| names(i).any(|earlier| earlier == name))
+            .map(|(_, name)| name);
     }
-    let mut sorted: Vec<&str> = names.iter().map(AsRef::as_ref).collect();
+    let mut sorted: Vec<&str> = names(count).collect();
     heapsort(&mut sorted);
     sorted.windows(2).find(|pair| pair[0] == pair[1]).map(|pair| pair[0])
 }
@@ -417,8 +507,8 @@ fn first_duplicate<'n>(names: &'n [Cow<'_, str>]) -> Option<&'n str> {
 /// Sorts in O(n log n) with a few lines of code: `slice::sort_unstable` is faster on large
 /// inputs but adds kilobytes to the WASM module, and objects with more than a handful of
 /// members are rare in a request.
-fn heapsort(items: &mut [&str]) {
-    fn sift_down(items: &mut [&str], mut root: usize, end: usize) {
+fn heapsort<T: Ord>(items: &mut [T]) {
+    fn sift_down<T: Ord>(items: &mut [T], mut root: usize, end: usize) {
         loop {
             let mut child = 2 * root + 1;
             if child >= end {
@@ -503,16 +593,16 @@ pub fn write_string(out: &mut String, text: &str) {
         let stop = plain_run(bytes, start);
         out.push_str(text.get(start..stop).unwrap_or(""));
         let Some(&byte) = bytes.get(stop) else { break };
+        out.push('\\');
         match byte {
-            b'"' => out.push_str("\\\""),
-            b'\\' => out.push_str("\\\\"),
-            0x08 => out.push_str("\\b"),
-            0x0c => out.push_str("\\f"),
-            b'\n' => out.push_str("\\n"),
-            b'\r' => out.push_str("\\r"),
-            b'\t' => out.push_str("\\t"),
+            b'"' | b'\\' => out.push(char::from(byte)),
+            0x08 => out.push('b'),
+            0x0c => out.push('f'),
+            b'\n' => out.push('n'),
+            b'\r' => out.push('r'),
+            b'\t' => out.push('t'),
             _ => {
-                out.push_str("\\u00");
+                out.push_str("u00");
                 out.push(char::from(HEX[usize::from(byte >> 4)]));
                 out.push(char::from(HEX[usize::from(byte & 0xf)]));
             }
@@ -549,10 +639,9 @@ pub fn write_i64(out: &mut String, value: i64) {
 /// A value of a validated [`Document`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Raw<'a> {
-    text: &'a str,
+    doc: &'a Document<'a>,
     start: usize,
     end: usize,
-    spans: &'a [(usize, usize)],
 }
 
 /// A value decoded one level deep: scalars are read, arrays and objects stay raw.
@@ -569,7 +658,7 @@ pub enum Json<'a> {
     /// An array.
     Array(Raw<'a>),
     /// An object.
-    Object(Raw<'a>),
+    Object(Object<'a>),
 }
 
 impl<'a> Json<'a> {
@@ -589,21 +678,17 @@ impl<'a> Json<'a> {
 impl<'a> Raw<'a> {
     /// The value's source text.
     pub fn text(self) -> &'a str {
-        self.text.get(self.start..self.end).unwrap_or("")
+        self.doc.text.get(self.start..self.end).unwrap_or("")
     }
 
     fn first_byte(self) -> Option<u8> {
-        self.text.as_bytes().get(self.start).copied()
-    }
-
-    fn at(self, start: usize, end: usize) -> Raw<'a> {
-        Raw { start, end, ..self }
+        self.doc.text.as_bytes().get(self.start).copied()
     }
 
     /// The value, decoded one level deep.
     pub fn decode(self) -> Json<'a> {
         match self.first_byte() {
-            Some(b'{') => Json::Object(self),
+            Some(b'{') => self.object().map_or(Json::Null, Json::Object),
             Some(b'[') => Json::Array(self),
             Some(b'"') => Json::String(decode_string(self.text())),
             Some(b't') => Json::Bool(true),
@@ -613,15 +698,19 @@ impl<'a> Raw<'a> {
         }
     }
 
-    /// The members of an object, in document order; `None` for any other value.
-    pub fn object(self) -> Option<Object<'a>> {
-        (self.first_byte() == Some(b'{')).then(|| Object { members: self.members().collect() })
+    /// The array or object that starts where this value does.
+    fn container(self) -> Option<&'a Container> {
+        let containers = &self.doc.containers;
+        containers.binary_search_by_key(&self.start, |c| c.start).ok().and_then(|found| containers.get(found))
     }
 
-    /// Iterates the members of an object (nothing for any other value).
-    pub fn members(self) -> Members<'a> {
-        let pos = if self.first_byte() == Some(b'{') { self.start + 1 } else { self.end };
-        Members { raw: self, pos }
+    /// The members of an object, in document order; `None` for any other value.
+    pub fn object(self) -> Option<Object<'a>> {
+        if self.first_byte() != Some(b'{') {
+            return None;
+        }
+        let container = self.container()?;
+        Some(Object { doc: self.doc, first: container.first_member, count: container.member_count })
     }
 
     /// Iterates the items of an array (nothing for any other value).
@@ -632,20 +721,16 @@ impl<'a> Raw<'a> {
 
     /// The position of the next byte that is not white space, before the value's end.
     fn next_token(self, from: usize) -> Option<usize> {
-        let bytes = self.text.as_bytes();
-        (from..self.end).find(|&i| !matches!(bytes[i], b' ' | b'\t' | b'\n' | b'\r'))
+        Some(skip_ws(self.doc.text.as_bytes(), from)).filter(|&at| at < self.end)
     }
 
     /// The end of the value that starts at `start`: a string is scanned, an array or object is
-    /// looked up among the spans the validation recorded.
+    /// looked up among the containers the validation recorded.
     fn value_end(self, start: usize) -> usize {
-        let bytes = self.text.as_bytes();
+        let bytes = self.doc.text.as_bytes();
         match bytes.get(start) {
-            Some(b'"') => string_end(bytes, start).0,
-            Some(b'{' | b'[') => match self.spans.binary_search_by_key(&start, |span| span.0) {
-                Ok(found) => self.spans[found].1,
-                Err(_) => self.end,
-            },
+            Some(b'"') => string_end(bytes, start),
+            Some(b'{' | b'[') => Raw { start, ..self }.container().map_or(self.end, |c| c.end),
             _ => {
                 let mut i = start;
                 while let Some(b'0'..=b'9' | b'a'..=b'z' | b'A'..=b'Z' | b'+' | b'-' | b'.') = bytes.get(i) {
@@ -657,46 +742,41 @@ impl<'a> Raw<'a> {
     }
 }
 
-/// An object's members, read once so that looking several up costs one scan.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+/// An object's members, as the validation recorded them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Object<'a> {
-    members: Vec<(Cow<'a, str>, Raw<'a>)>,
+    doc: &'a Document<'a>,
+    first: usize,
+    count: usize,
 }
 
 impl<'a> Object<'a> {
     /// The value of the last member named `name`.
     pub fn get(&self, name: &str) -> Option<Raw<'a>> {
-        self.members.iter().rev().find(|(n, _)| n == name).map(|(_, v)| *v)
+        self.members().filter(|m| m.name == name).last().map(|m| self.value(m))
     }
 
-    /// The members in document order.
-    pub fn iter(&self) -> impl Iterator<Item = (&str, Raw<'a>)> {
-        self.members.iter().map(|(n, v)| (n.as_ref(), *v))
+    /// The members in document order, their names unescaped.
+    pub fn iter(self) -> impl Iterator<Item = (&'a str, Raw<'a>)> {
+        self.members().map(move |m| (m.name.as_ref(), self.value(m)))
     }
-}
 
-/// The iterator of [`Raw::members`].
-#[derive(Debug, Clone)]
-pub struct Members<'a> {
-    raw: Raw<'a>,
-    pos: usize,
-}
+    /// How many members the object has.
+    pub fn len(&self) -> usize {
+        self.count
+    }
 
-impl<'a> Iterator for Members<'a> {
-    type Item = (Cow<'a, str>, Raw<'a>);
+    /// Whether the object has no members.
+    pub fn is_empty(&self) -> bool {
+        self.count == 0
+    }
 
-    fn next(&mut self) -> Option<Self::Item> {
-        let raw = self.raw;
-        let bytes = raw.text.as_bytes();
-        let key_start = raw.next_token(self.pos).filter(|&at| bytes[at] == b'"')?;
-        let (key_end, escaped) = string_end(bytes, key_start);
-        let colon = raw.next_token(key_end)?;
-        let value_start = raw.next_token(colon + 1)?;
-        let value_end = raw.value_end(value_start);
-        self.pos = raw.next_token(value_end).map_or(raw.end, |at| at + 1);
-        let key = raw.text.get(key_start + 1..key_end.saturating_sub(1)).unwrap_or("");
-        let key = if escaped { Cow::Owned(unescape(key)) } else { Cow::Borrowed(key) };
-        Some((key, raw.at(value_start, value_end)))
+    fn members(&self) -> impl Iterator<Item = &'a Member<'a>> + use<'a> {
+        chain(&self.doc.members, self.first, self.count)
+    }
+
+    fn value(&self, member: &Member<'a>) -> Raw<'a> {
+        Raw { doc: self.doc, start: member.start, end: member.end }
     }
 }
 
@@ -712,34 +792,29 @@ impl<'a> Iterator for Items<'a> {
 
     fn next(&mut self) -> Option<Self::Item> {
         let raw = self.raw;
-        let bytes = raw.text.as_bytes();
-        let start = raw.next_token(self.pos).filter(|&at| bytes[at] != b']')?;
+        let bytes = raw.doc.text.as_bytes();
+        let start = raw.next_token(self.pos).filter(|&at| bytes.get(at) != Some(&b']'))?;
         let end = raw.value_end(start);
         self.pos = raw.next_token(end).map_or(raw.end, |at| at + 1);
-        Some(raw.at(start, end))
+        Some(Raw { start, end, ..raw })
     }
 }
 
-/// The content of a validated string (`quoted` includes the quotes).
-/// The end of the validated string that starts (with its quote) at `start`, and whether it has
-/// escapes.
-fn string_end(bytes: &[u8], start: usize) -> (usize, bool) {
-    let mut escaped = false;
+/// The end of the validated string that starts (with its quote) at `start`.
+fn string_end(bytes: &[u8], start: usize) -> usize {
     let mut i = start + 1;
     loop {
         i = plain_run(bytes, i);
         match bytes.get(i) {
-            Some(b'"') => return (i + 1, escaped),
-            Some(b'\\') => {
-                escaped = true;
-                i += 2;
-            }
+            Some(b'"') => return i + 1,
+            Some(b'\\') => i += 2,
             Some(_) => i += 1,
-            None => return (bytes.len(), escaped),
+            None => return bytes.len(),
         }
     }
 }
 
+/// The content of a validated string (`quoted` includes the quotes), unescaped.
 fn decode_string(quoted: &str) -> Cow<'_, str> {
     let content = quoted.get(1..quoted.len().saturating_sub(1)).unwrap_or("");
     if content.contains('\\') { Cow::Owned(unescape(content)) } else { Cow::Borrowed(content) }
@@ -778,7 +853,7 @@ mod tests {
         let names: Vec<_> = object.iter().map(|(n, v)| (n, v.text())).collect();
         assert_eq!(names, [("a", r#"{"x":"}"}"#), ("b", "[ ]"), ("c", r#""\"]""#), ("d", "1")]);
         assert_eq!(ok("[]").root().items().count(), 0);
-        assert_eq!(ok("{}").root().members().count(), 0);
+        assert_eq!(ok("{}").root().object().map(|o| o.len()), Some(0));
         assert!(ok("[]").root().object().is_none());
     }
 

@@ -151,11 +151,11 @@ fn parse_lease(value: &str) -> Result<Lease, String> {
     let mut lease = Lease { holder: String::new(), leader_transition: 0 };
     let members = match doc.root().decode() {
         Json::Null => return Ok(lease),
-        Json::Object(object) => object.members(),
+        Json::Object(object) => object.iter(),
         other => return Err(format!("{} is not a lease object", other.type_name())),
     };
     for (name, value) in members {
-        match field_of(&name) {
+        match field_of(name) {
             Some(Field::Holder) => match value.decode() {
                 Json::Null => {}
                 Json::String(holder) => lease.holder = holder.into_owned(),
@@ -193,6 +193,9 @@ fn field_of(name: &str) -> Option<Field> {
 /// `name` equals the lowercase ASCII `target` after mapping `A`–`Z` to `a`–`z`, U+017F to `s`
 /// and U+212A to `k`.
 fn folds_to(name: &str, target: &str) -> bool {
+    if name.is_ascii() {
+        return name.eq_ignore_ascii_case(target);
+    }
     let mut folded = name.chars().map(|c| match c {
         'A'..='Z' => c.to_ascii_lowercase(),
         '\u{17F}' => 's',

@@ -31,9 +31,10 @@ impl Patch {
             if i > 0 {
                 out.push(',');
             }
-            out.push_str("{\"op\":");
-            json::write_string(out, op.op.as_str());
-            out.push_str(",\"path\":");
+            // The names of operations need no escapes.
+            out.push_str("{\"op\":\"");
+            out.push_str(op.op.as_str());
+            out.push_str("\",\"path\":");
             json::write_string(out, &op.path);
             out.push_str(",\"value\":");
             match &op.value {
@@ -49,6 +50,21 @@ impl Patch {
             out.push('}');
         }
         out.push(']');
+    }
+
+    /// The length of the strings the patch holds (its JSON is about that plus 40 bytes an
+    /// operation, and whatever escapes add).
+    pub(crate) fn text_len(&self) -> usize {
+        self.0
+            .iter()
+            .map(|op| {
+                op.path.len()
+                    + match &op.value {
+                        PatchValue::Text(text) => text.len(),
+                        PatchValue::Annotations { key, value } => key.len() + value.len(),
+                    }
+            })
+            .sum()
     }
 
     /// Whether the patch starts with a `test` that guards its write.
@@ -127,13 +143,13 @@ pub fn annotation_pointer(key: &str) -> String {
     let mut pointer = String::with_capacity(ANNOTATIONS_PATH.len() + 1 + key.len() + 2);
     pointer.push_str(ANNOTATIONS_PATH);
     pointer.push('/');
-    for c in key.chars() {
-        match c {
-            '~' => pointer.push_str("~0"),
-            '/' => pointer.push_str("~1"),
-            other => pointer.push(other),
-        }
+    let mut rest = key;
+    while let Some(at) = rest.bytes().position(|b| b == b'~' || b == b'/') {
+        pointer.push_str(&rest[..at]);
+        pointer.push_str(if rest.as_bytes()[at] == b'~' { "~0" } else { "~1" });
+        rest = &rest[at + 1..];
     }
+    pointer.push_str(rest);
     pointer
 }
 

@@ -94,14 +94,22 @@ impl FromStr for PodRef {
     type Err = InvalidPodRef;
 
     fn from_str(text: &str) -> Result<Self, Self::Err> {
-        let invalid = |problem| Err(InvalidPodRef { input: text.to_owned(), problem });
-        match text.split_once('/') {
-            None => invalid("it has no '/'"),
-            Some((_, name)) if name.contains('/') => invalid("it has more than one '/'"),
-            Some((namespace, _)) if !is_dns1123_label(namespace) => invalid(NAMESPACE_RULE),
-            Some((_, name)) if !is_dns1123_subdomain(name) => invalid(NAME_RULE),
-            Some((namespace, _)) => Ok(PodRef { text: text.to_owned(), slash: namespace.len() }),
+        let Some(slash) = text.bytes().position(|b| b == b'/') else {
+            return Err(InvalidPodRef { input: text.to_owned(), problem: "it has no '/'" });
+        };
+        let (namespace, name) = (&text[..slash], &text[slash + 1..]);
+        // A name that is a DNS-1123 subdomain has no '/'.
+        if is_dns1123_label(namespace) && is_dns1123_subdomain(name) {
+            return Ok(PodRef { text: text.to_owned(), slash });
         }
+        let problem = if name.contains('/') {
+            "it has more than one '/'"
+        } else if !is_dns1123_label(namespace) {
+            NAMESPACE_RULE
+        } else {
+            NAME_RULE
+        };
+        Err(InvalidPodRef { input: text.to_owned(), problem })
     }
 }
 
@@ -113,21 +121,26 @@ impl fmt::Display for PodRef {
 
 /// A DNS-1123 label: `[a-z0-9]([-a-z0-9]*[a-z0-9])?`, at most 63 characters.
 pub fn is_dns1123_label(text: &str) -> bool {
-    text.len() <= 63 && !text.contains('.') && is_dns1123_subdomain(text)
+    text.len() <= 63 && is_dns1123(text, false)
 }
 
 /// A DNS-1123 subdomain: labels `[a-z0-9]([-a-z0-9]*[a-z0-9])?` joined by `.`, at most 253
-/// characters (one pass over the bytes).
+/// characters.
 pub fn is_dns1123_subdomain(text: &str) -> bool {
+    text.len() <= 253 && is_dns1123(text, true)
+}
+
+/// One or more DNS-1123 labels, joined by `.` when `dots` allows it (one pass over the bytes).
+fn is_dns1123(text: &str, dots: bool) -> bool {
     let alnum = |b: u8| b.is_ascii_lowercase() || b.is_ascii_digit();
-    if text.is_empty() || text.len() > 253 {
+    if text.is_empty() {
         return false;
     }
     // `previous` starts as a label boundary: a label may not start with `-` or `.`.
     let mut previous = b'.';
     for &byte in text.as_bytes() {
         let fits = match byte {
-            b'.' => alnum(previous),
+            b'.' => dots && alnum(previous),
             b'-' => previous != b'.',
             other => alnum(other),
         };

@@ -77,7 +77,6 @@ pub fn review(request: &Review<'_>) -> Decision {
     };
     let allowed = |reason: String| decision(Outcome::Allowed, reason);
     let denied = |reason: String| decision(Outcome::Denied, reason);
-    let verdict = |ok: bool, yes: String, no: String| if ok { allowed(yes) } else { denied(no) };
 
     // 1. The lease is not touched.
     if request.old.value() == request.new.value() {
@@ -106,51 +105,70 @@ pub fn review(request: &Review<'_>) -> Decision {
     let counts_one_more = |lease: &Lease| previous.checked_add(1) == Some(lease.leader_transition);
     match (&new, &old) {
         // 5. A release.
-        (Reading::Vacant | Reading::Released(_), Reading::Vacant | Reading::Released(_)) => verdict(
-            keeps_previous(new.lease()),
-            "the lease stays released".into(),
-            format!("a released lease must keep leaderTransition {previous}"),
-        ),
+        (Reading::Vacant | Reading::Released(_), Reading::Vacant | Reading::Released(_)) => {
+            if keeps_previous(new.lease()) {
+                allowed("the lease stays released".into())
+            } else {
+                denied(format!("a released lease must keep leaderTransition {previous}"))
+            }
+        }
         (Reading::Vacant | Reading::Released(_), Reading::Held(_, h)) => {
             let by_holder = request.requester.pod.as_deref().is_some_and(|me| h.is(me));
             let state = old_holder.and_then(|(_, state)| state);
             if by_holder || state.is_some_and(|s| !s.is_live()) {
-                let who = if by_holder { format!("{h} releases its own lease") } else { format!("holder {h} is gone") };
-                verdict(
-                    keeps_previous(new.lease()),
-                    who,
-                    format!("releasing the lease of {h} must keep leaderTransition {previous}"),
-                )
+                if !keeps_previous(new.lease()) {
+                    denied(format!("releasing the lease of {h} must keep leaderTransition {previous}"))
+                } else if by_holder {
+                    allowed(format!("{h} releases its own lease"))
+                } else {
+                    allowed(format!("holder {h} is gone"))
+                }
             } else {
                 match state {
                     None => needs_holder(decision, h),
-                    Some(state) => denied(format!("the lease is held by {h}, which is {}", liveness(state))),
+                    Some(state) => {
+                        denied(["the lease is held by ", h.as_str(), ", which is ", liveness(state)].concat())
+                    }
                 }
             }
         }
         // 6. An acquisition.
-        (Reading::Held(lease, n), Reading::Vacant) => verdict(
-            lease.leader_transition == 1,
-            format!("{n} acquires a vacant lease"),
-            format!("the first acquisition of a lease must write leaderTransition 1, not {}", lease.leader_transition),
-        ),
-        (Reading::Held(lease, n), Reading::Released(_)) => verdict(
-            counts_one_more(lease),
-            format!("{n} acquires a released lease"),
-            format!("acquiring a released lease must count leaderTransition {previous} + 1"),
-        ),
-        (Reading::Held(lease, n), Reading::Held(_, h)) if n == h => verdict(
-            lease.leader_transition == previous,
-            format!("{n} keeps its lease"),
-            format!("{n} already holds the lease: leaderTransition must stay {previous}"),
-        ),
+        (Reading::Held(lease, n), Reading::Vacant) => {
+            if lease.leader_transition == 1 {
+                allowed([n.as_str(), " acquires a vacant lease"].concat())
+            } else {
+                denied(format!(
+                    "the first acquisition of a lease must write leaderTransition 1, not {}",
+                    lease.leader_transition
+                ))
+            }
+        }
+        (Reading::Held(lease, n), Reading::Released(_)) => {
+            if counts_one_more(lease) {
+                allowed([n.as_str(), " acquires a released lease"].concat())
+            } else {
+                denied(format!("acquiring a released lease must count leaderTransition {previous} + 1"))
+            }
+        }
+        (Reading::Held(lease, n), Reading::Held(_, h)) if n == h => {
+            if lease.leader_transition == previous {
+                allowed([n.as_str(), " keeps its lease"].concat())
+            } else {
+                denied(format!("{n} already holds the lease: leaderTransition must stay {previous}"))
+            }
+        }
         (Reading::Held(lease, n), Reading::Held(_, h)) => match old_holder.and_then(|(_, state)| state) {
-            Some(state) if !state.is_live() => verdict(
-                counts_one_more(lease),
-                format!("holder {h} is gone ({}): {n} takes over", state.describe()),
-                format!("taking over from {h} must count leaderTransition {previous} + 1"),
-            ),
-            Some(state) => denied(format!("the lease is held by {h}, which is {}", liveness(state))),
+            Some(state) if !state.is_live() => {
+                if counts_one_more(lease) {
+                    allowed(
+                        ["holder ", h.as_str(), " is gone (", state.describe(), "): ", n.as_str(), " takes over"]
+                            .concat(),
+                    )
+                } else {
+                    denied(format!("taking over from {h} must count leaderTransition {previous} + 1"))
+                }
+            }
+            Some(state) => denied(["the lease is held by ", h.as_str(), ", which is ", liveness(state)].concat()),
             None => needs_holder(decision, h),
         },
         (_, Reading::Malformed(_) | Reading::Unidentifiable(_)) => {

@@ -63,11 +63,6 @@ pub fn evaluate(request: &[u8]) -> Decision {
 struct Fields<'a>(Object<'a>);
 
 impl<'a> Fields<'a> {
-    /// The members of an object value (of nothing, for any other value).
-    fn of(object: json::Raw<'a>) -> Self {
-        Fields(object.object().unwrap_or_default())
-    }
-
     fn get(&self, name: &str) -> Option<Json<'a>> {
         self.0.get(name).map(json::Raw::decode).filter(|v| !matches!(v, Json::Null))
     }
@@ -100,7 +95,7 @@ fn read_and_decide(action: Action, request: &Fields<'_>) -> Result<Decision, Str
         }
         Action::Review => {
             let admission = match request.get("request") {
-                Some(Json::Object(object)) => Fields::of(object),
+                Some(Json::Object(object)) => Fields(object),
                 Some(other) => {
                     return Err(format!("\"request\" is {}, not an AdmissionRequest object", other.type_name()));
                 }
@@ -190,7 +185,7 @@ fn holder_pod(request: &Fields<'_>) -> Result<Option<PodStatus>, String> {
     let Json::Object(object) = value else {
         return Err(format!("\"holderPod\" is {}, not an object {{\"pod\",\"state\"}}", value.type_name()));
     };
-    let members = Fields::of(object);
+    let members = Fields(object);
     let pod = pod_ref(members.get("pod").ok_or("\"holderPod.pod\" is required")?, "holderPod.pod")?;
     let state = match members.get("state") {
         Some(Json::String(state)) => state.parse().map_err(|e| format!("\"holderPod.state\": {e}"))?,
@@ -207,25 +202,23 @@ fn site<'a>(object: Option<Json<'a>>, field: &str, lease_key: &str) -> Result<Si
         Some(other) => return Err(format!("\"{field}\" is {}, not a CStorPool object", other.type_name())),
         None => return Err(format!("\"{field}\" is required")),
     };
-    let metadata = match object.members().filter(|(name, _)| name == "metadata").last().map(|(_, v)| v.decode()) {
-        Some(Json::Object(metadata)) => Fields::of(metadata),
+    let metadata = match object.get("metadata").map(json::Raw::decode) {
+        Some(Json::Object(metadata)) => Fields(metadata),
         Some(other) => return Err(format!("\"{field}.metadata\" is {}, not an object", other.type_name())),
         None => return Err(format!("\"{field}.metadata\" is required")),
     };
     let value = match metadata.get("annotations") {
         None => None,
-        Some(Json::Object(annotations)) => {
-            match annotations.members().filter(|(name, _)| name == lease_key).last().map(|(_, v)| v.decode()) {
-                None => Some(None),
-                Some(Json::String(value)) => Some(Some(value)),
-                Some(other) => {
-                    return Err(format!(
-                        "\"{field}.metadata.annotations\" {lease_key:?} is {}, not a string",
-                        other.type_name()
-                    ));
-                }
+        Some(Json::Object(annotations)) => match annotations.get(lease_key).map(json::Raw::decode) {
+            None => Some(None),
+            Some(Json::String(value)) => Some(Some(value)),
+            Some(other) => {
+                return Err(format!(
+                    "\"{field}.metadata.annotations\" {lease_key:?} is {}, not a string",
+                    other.type_name()
+                ));
             }
-        }
+        },
         Some(other) => {
             return Err(format!("\"{field}.metadata.annotations\" is {}, not an object", other.type_name()));
         }
@@ -260,7 +253,7 @@ fn requester<'a>(admission: &Fields<'a>) -> Result<Identity<'a>, String> {
     let Json::Object(user) = user else {
         return Err(format!("\"request.userInfo\" is {}, not an object", user.type_name()));
     };
-    let user = Fields::of(user);
+    let user = Fields(user);
     let username = match user.get("username") {
         None => None,
         Some(Json::String(name)) => Some(name),
@@ -271,7 +264,7 @@ fn requester<'a>(admission: &Fields<'a>) -> Result<Identity<'a>, String> {
     match user.get("extra") {
         None => {}
         Some(Json::Object(entries)) => {
-            for (key, values) in entries.members() {
+            for (key, values) in entries.iter() {
                 let values = strings(values.decode(), &format!("request.userInfo.extra[{key:?}]"))?;
                 if key == POD_NAME_EXTRA {
                     pod_name = Some(values);
