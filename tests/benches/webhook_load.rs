@@ -7,6 +7,7 @@
 //! ```text
 //! cargo bench -p csplease-tests --bench webhook_load
 //! CSPLEASE_LOAD_REVIEWS=200000 CSPLEASE_LOAD_SECONDS=30 CSPLEASE_LOAD_CONNECTIONS=16 cargo bench ...
+//! CSPLEASE_LOAD_SERVER_ARGS="--threads 1" cargo bench ...   # more `csplease-wasm serve` flags
 //! ```
 //! Bounded by a count (default 100,000 per mode) and a time (default 20 s per mode), whichever
 //! comes first. The server gets `--threads` = the CPU count; the generator shares the machine.
@@ -205,6 +206,7 @@ fn main() {
     let reviews = env_or("CSPLEASE_LOAD_REVIEWS", 100_000);
     let seconds = env_or("CSPLEASE_LOAD_SECONDS", 20);
     let connections = env_or("CSPLEASE_LOAD_CONNECTIONS", 8) as usize;
+    let server_args = std::env::var("CSPLEASE_LOAD_SERVER_ARGS").unwrap_or_default();
     let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("webhook-load-{}", std::process::id()));
     let certs = Certs::generate(&dir);
     let kubeconfig = unreachable_kubeconfig(&dir);
@@ -220,6 +222,7 @@ fn main() {
     for (mode, extra) in [("fresh", None), ("warm", Some("--warm"))] {
         let mut args = vec!["--kubeconfig", kubeconfig];
         args.extend(extra);
+        args.extend(server_args.split_whitespace());
         let mut webhook = Webhook::start_binary(&binary, &certs, &args);
         let pid = webhook.pid().expect("a running webhook");
         // Warm up: connections, the compiled-module cache, the instance pool.

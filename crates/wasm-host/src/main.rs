@@ -21,9 +21,10 @@ struct Cli {
     /// Run this module instead of the embedded one (a `.wasm` binary, or `.wat` text).
     #[arg(long, global = true, value_name = "FILE")]
     module: Option<PathBuf>,
-    /// Deadline of one evaluation, in milliseconds.
-    #[arg(long, global = true, value_name = "MS", default_value_t = 100)]
-    deadline_ms: u64,
+    /// Deadline of one evaluation, in milliseconds [default: 100 for eval; 1000 for serve, where a
+    /// busy node must not turn a preempted review into a denial].
+    #[arg(long, global = true, value_name = "MS")]
+    deadline_ms: Option<u64>,
     /// Memory limit of one instance, in MiB.
     #[arg(long, global = true, value_name = "MIB", default_value_t = 16)]
     memory_limit_mib: usize,
@@ -77,7 +78,8 @@ enum Command {
         /// the holder as live), in milliseconds.
         #[arg(long, value_name = "MS", default_value_t = 2000)]
         lookup_timeout_ms: u64,
-        /// Worker threads [default: the number of CPUs].
+        /// Worker threads serving connections, each with its own single-threaded runtime
+        /// [default: the number of CPUs].
         #[arg(long, value_name = "N")]
         threads: Option<usize>,
         /// Keep one instance per worker between reviews instead of a fresh instance per review:
@@ -130,9 +132,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             let threads = threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
             anyhow::ensure!(threads >= 1, "--threads must be at least 1");
             // One instance per worker thread, and one more for loading the module.
-            let module = load(&cli, threads + 1)?;
-            let runtime = tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(threads)
+            let module = load(&cli, threads + 1, 1000)?;
+            // This thread accepts connections and runs the pod lookups; the workers serve.
+            let runtime = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
                 .build()
                 .context("starting the async runtime")?;
@@ -145,6 +147,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                     tls_key: tls_key.clone(),
                     break_glass_groups: break_glass_groups.clone(),
                     warm,
+                    threads,
                 };
                 wasm_host::serve::serve(options, module, pods, stop_signal()).await?;
                 Ok(())
@@ -152,7 +155,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Eval { jobs, warm } => {
             anyhow::ensure!(jobs >= 1, "--jobs must be at least 1");
-            let module = load(&cli, jobs)?;
+            let module = load(&cli, jobs, 100)?;
             let input = std::io::stdin().lock();
             wasm_host::eval_lines(&module, input, std::io::stdout(), EvalOptions { jobs, warm })
                 .context("evaluating requests")?;
@@ -162,9 +165,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
 }
 
 /// The module (`--module`, else the embedded one) in a host with the global flags' limits.
-fn load(cli: &Cli, max_concurrency: usize) -> anyhow::Result<LeaseModule> {
+fn load(cli: &Cli, max_concurrency: usize, default_deadline_ms: u64) -> anyhow::Result<LeaseModule> {
     let config = Config {
-        deadline: Duration::from_millis(cli.deadline_ms),
+        deadline: Duration::from_millis(cli.deadline_ms.unwrap_or(default_deadline_ms)),
         memory_limit: cli.memory_limit_mib.checked_mul(1 << 20).context("--memory-limit-mib is too large")?,
         max_concurrency,
         cache_dir: if cli.no_cache { None } else { cli.cache_dir.clone().or_else(wasm_host::default_cache_dir) },

@@ -57,6 +57,8 @@ pub struct ServeOptions {
     pub break_glass_groups: Vec<String>,
     /// Keep warm instances between reviews instead of a fresh instance per review.
     pub warm: bool,
+    /// Worker threads serving connections (at least 1).
+    pub threads: usize,
 }
 
 /// Why the server could not start or stopped.
@@ -65,6 +67,9 @@ pub enum ServeError {
     /// The certificate or key could not be read or used.
     #[error("TLS: {0}")]
     Tls(String),
+    /// A worker thread could not be started.
+    #[error("cannot start a worker thread: {0}")]
+    Thread(String),
     /// The address could not be bound.
     #[error("cannot listen on {addr}: {cause}")]
     Bind {
@@ -107,11 +112,15 @@ struct State {
 /// Serves the webhook until `shutdown` completes, then stops accepting, lets requests in flight
 /// finish (up to 10 s) and returns. Prints `serving on https://ADDR` on stderr once listening.
 ///
-/// Each review runs synchronously on the runtime's worker thread that received it (a review takes
-/// microseconds); the host's concurrency limit must allow one instance per worker thread.
+/// Connections are accepted on the calling task's runtime and handed round-robin to
+/// [`ServeOptions::threads`] worker threads, each running its own single-threaded runtime: a
+/// connection stays on one thread, and reviews (microseconds each) run on it synchronously, with
+/// no wake-ups between threads. The host's concurrency limit must allow one instance per worker.
+/// The pod lookups run on the calling runtime, which must keep running (it does: it awaits this).
 ///
 /// # Errors
-/// [`ServeError`] when the certificate cannot be loaded or the address cannot be bound.
+/// [`ServeError`] when the certificate cannot be loaded, the address cannot be bound or a worker
+/// thread cannot start.
 pub async fn serve(
     options: ServeOptions,
     module: LeaseModule,
@@ -134,20 +143,29 @@ pub async fn serve(
         metrics: Metrics::new(),
         ready: AtomicBool::new(true),
     });
-    let reload = tokio::spawn(acceptor.clone().watch());
+    let mut workers = Vec::new();
+    for n in 0..options.threads.max(1) {
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+        let (acceptor, state) = (acceptor.clone(), state.clone());
+        let thread = std::thread::Builder::new()
+            .name(format!("csplease-webhook-{n}"))
+            .spawn(move || worker(rx, acceptor, state))
+            .map_err(|cause| ServeError::Thread(cause.to_string()))?;
+        workers.push((tx, thread));
+    }
+    let reload = tokio::spawn(acceptor.watch());
     eprintln!(
-        "csplease-wasm: serving on https://{bound} (module sha256 {}, {} instances)",
+        "csplease-wasm: serving on https://{bound} (module sha256 {}, {} instances, {} threads)",
         module.sha256(),
-        if options.warm { "warm" } else { "fresh" }
+        if options.warm { "warm" } else { "fresh" },
+        workers.len()
     );
 
-    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
-    let builder = auto::Builder::new(TokioExecutor::new());
     tokio::pin!(shutdown);
-    loop {
-        let (stream, _) = tokio::select! {
-            accepted = listener.accept() => match accepted {
-                Ok(accepted) => accepted,
+    for next in (0..workers.len()).cycle() {
+        let stream = tokio::select! {
+            accepted = listener.accept() => match accepted.and_then(|(stream, _)| stream.into_std()) {
+                Ok(stream) => stream,
                 Err(e) => {
                     // Out of file descriptors and the like: wait a little instead of spinning.
                     eprintln!("csplease-wasm: accept failed: {e}");
@@ -157,37 +175,73 @@ pub async fn serve(
             },
             () = &mut shutdown => break,
         };
-        let _ = stream.set_nodelay(true);
-        let acceptor = acceptor.clone();
-        let state = state.clone();
-        let builder = builder.clone();
-        let watcher = graceful.watcher();
-        tokio::spawn(async move {
-            let tls = match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
-                Ok(Ok(tls)) => tls,
-                Ok(Err(_)) | Err(_) => return,
-            };
-            let service = hyper::service::service_fn(move |request| {
-                let state = state.clone();
-                async move { Ok::<_, Infallible>(route(&state, request).await) }
-            });
-            let connection = builder.serve_connection(TokioIo::new(tls), service).into_owned();
-            let _ = watcher.watch(connection).await;
-        });
+        let _ = workers[next].0.send(stream);
     }
     state.ready.store(false, Ordering::SeqCst);
     drop(listener);
     reload.abort();
-    eprintln!("csplease-wasm: shutting down; waiting for {} connection(s)", graceful.count());
-    if tokio::time::timeout(DRAIN_TIMEOUT, graceful.shutdown()).await.is_err() {
-        eprintln!("csplease-wasm: connections still open after {} s; closing them", DRAIN_TIMEOUT.as_secs());
-    }
+    eprintln!("csplease-wasm: shutting down; answering the reviews in flight");
+    // Each worker drains its connections when its channel closes; the lookups they may still make
+    // run on this runtime, so wait for them without blocking it.
+    let joins: Vec<_> = workers.into_iter().map(|(_, thread)| thread).collect();
+    let _ = tokio::task::spawn_blocking(move || joins.into_iter().for_each(|t| drop(t.join()))).await;
     Ok(())
 }
 
+/// One worker thread: a single-threaded runtime serving the connections handed to it until the
+/// acceptor closes its channel, then draining them (up to [`DRAIN_TIMEOUT`]).
+fn worker(
+    mut connections: tokio::sync::mpsc::UnboundedReceiver<std::net::TcpStream>,
+    acceptor: tls::Acceptor,
+    state: Arc<State>,
+) {
+    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("csplease-wasm: a worker thread cannot start its runtime: {e}");
+            return;
+        }
+    };
+    runtime.block_on(async move {
+        let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+        let builder = auto::Builder::new(TokioExecutor::new());
+        while let Some(stream) = connections.recv().await {
+            let Ok(stream) = tokio::net::TcpStream::from_std(stream) else { continue };
+            let _ = stream.set_nodelay(true);
+            let (acceptor, state, builder) = (acceptor.clone(), state.clone(), builder.clone());
+            let watcher = graceful.watcher();
+            tokio::spawn(async move {
+                let tls = match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
+                    Ok(Ok(tls)) => tls,
+                    Ok(Err(_)) | Err(_) => return,
+                };
+                let service = hyper::service::service_fn(move |request| {
+                    let state = state.clone();
+                    async move { Ok::<_, Infallible>(route(&state, request).await) }
+                });
+                let connection = builder.serve_connection(TokioIo::new(tls), service).into_owned();
+                let _ = watcher.watch(connection).await;
+            });
+        }
+        if tokio::time::timeout(DRAIN_TIMEOUT, graceful.shutdown()).await.is_err() {
+            eprintln!("csplease-wasm: connections still open after {} s; closing them", DRAIN_TIMEOUT.as_secs());
+        }
+    });
+}
+
 async fn route(state: &State, request: Request<Incoming>) -> Response<Full<Bytes>> {
-    match (request.method(), request.uri().path()) {
-        (&Method::POST, "/validate") => validate(state, request).await,
+    let (head, body) = request.into_parts();
+    // The body is read whatever the route: an answer sent before the request's body was read
+    // makes HTTP/2 reset the stream, which clients report as an error instead of the answer.
+    let body = match Limited::new(body, MAX_BODY).collect().await {
+        Ok(body) => body.to_bytes(),
+        Err(e) if e.is::<http_body_util::LengthLimitError>() => {
+            return refuse(state, StatusCode::PAYLOAD_TOO_LARGE, &format!("the body is over {MAX_BODY} bytes"));
+        }
+        Err(e) => return refuse(state, StatusCode::BAD_REQUEST, &format!("reading the body: {e}")),
+    };
+    match (&head.method, head.uri.path()) {
+        (&Method::POST, "/validate") => validate(state, &head, &body).await,
         (_, "/validate") => plain(StatusCode::METHOD_NOT_ALLOWED, "use POST"),
         (&Method::GET, "/healthz") => plain(StatusCode::OK, "ok"),
         (&Method::GET, "/readyz") if state.ready.load(Ordering::SeqCst) => plain(StatusCode::OK, "ok"),
@@ -204,24 +258,17 @@ async fn route(state: &State, request: Request<Incoming>) -> Response<Full<Bytes
     }
 }
 
-async fn validate(state: &State, request: Request<Incoming>) -> Response<Full<Bytes>> {
+async fn validate(state: &State, head: &hyper::http::request::Parts, body: &[u8]) -> Response<Full<Bytes>> {
     let started = Instant::now();
-    let json = request
-        .headers()
+    let json = head
+        .headers
         .get(CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .is_none_or(|v| v.split(';').next().is_some_and(|t| t.trim().eq_ignore_ascii_case("application/json")));
     if !json {
         return refuse(state, StatusCode::UNSUPPORTED_MEDIA_TYPE, "the body must be application/json");
     }
-    let body = match Limited::new(request.into_body(), MAX_BODY).collect().await {
-        Ok(body) => body.to_bytes(),
-        Err(e) if e.is::<http_body_util::LengthLimitError>() => {
-            return refuse(state, StatusCode::PAYLOAD_TOO_LARGE, &format!("the body is over {MAX_BODY} bytes"));
-        }
-        Err(e) => return refuse(state, StatusCode::BAD_REQUEST, &format!("reading the body: {e}")),
-    };
-    let admission = match Admission::parse(&body, &state.break_glass_groups) {
+    let admission = match Admission::parse(body, &state.break_glass_groups) {
         Ok(admission) => admission,
         Err(e) => return refuse(state, StatusCode::BAD_REQUEST, &e.to_string()),
     };
