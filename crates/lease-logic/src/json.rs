@@ -156,14 +156,22 @@ pub fn parse(input: &[u8], duplicates: Duplicates) -> Result<Document<'_>, Parse
     parse_str(text, duplicates)
 }
 
+/// The most container records reserved before reading (a CStorPool has a few dozen).
+const PREALLOCATED_CONTAINERS: usize = 256;
+/// The most member records reserved before reading (a CStorPool has about a hundred).
+const PREALLOCATED_MEMBERS: usize = 512;
+
 /// Validates one whole document held in a string.
 pub fn parse_str(text: &str, duplicates: Duplicates) -> Result<Document<'_>, ParseError> {
     let mut validator = Validator {
         text,
         bytes: text.as_bytes(),
         duplicates,
-        containers: Vec::with_capacity(text.len() / 32 + 1),
-        members: Vec::with_capacity(text.len() / 16 + 1),
+        // Sized for a typical request up front; a huge one (a 3 MiB AdmissionReview is mostly
+        // long strings) grows these as it needs, instead of reserving for the worst case: in the
+        // WASM module, memory is capped.
+        containers: Vec::with_capacity((text.len() / 32 + 1).min(PREALLOCATED_CONTAINERS)),
+        members: Vec::with_capacity((text.len() / 16 + 1).min(PREALLOCATED_MEMBERS)),
     };
     let root = validator.document()?;
     Ok(Document { text, root, containers: validator.containers, members: validator.members })
