@@ -38,3 +38,18 @@ pub fn binary() -> PathBuf {
 pub fn webhook_binary() -> PathBuf {
     dir().join("csplease-wasm")
 }
+
+/// `kubectl csplease ARGS` through `kubectl` (a command that already names its kubeconfig and
+/// identity): the plugin's directory first on `PATH`, and no pod environment (`NAMESPACE`,
+/// `POD_NAME`), so the claimant comes from the arguments only.
+pub fn through_kubectl(mut kubectl: Command, args: &[&str]) -> Command {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    let dirs = std::iter::once(dir().clone()).chain(std::env::split_paths(&path));
+    kubectl
+        .env("PATH", std::env::join_paths(dirs).expect("a PATH without ':' in the plugin's directory"))
+        .env_remove("NAMESPACE")
+        .env_remove("POD_NAME")
+        .arg("csplease")
+        .args(args);
+    kubectl
+}

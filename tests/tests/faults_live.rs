@@ -86,18 +86,8 @@ fn pods(kubeconfig: &Path, names: &[&str], phase: &str) {
 
 /// `kubectl csplease ARGS` with `kubeconfig`, the plugin on PATH and no pod environment.
 fn plugin(kubeconfig: &Path, args: &[&str]) -> Command {
-    let mut cmd = cluster::kubectl(kubeconfig);
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    let mut dirs = vec![csplease_tests::plugin::dir().clone()];
-    dirs.extend(std::env::split_paths(&path));
-    cmd.env("PATH", std::env::join_paths(dirs).expect("a PATH"))
-        .env_remove("NAMESPACE")
-        .env_remove("POD_NAME")
-        .arg("csplease")
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
+    let mut cmd = csplease_tests::plugin::through_kubectl(cluster::kubectl(kubeconfig), args);
+    cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
     cmd
 }
 

@@ -280,16 +280,7 @@ mod live {
     use super::KEY;
 
     fn plugin(cluster: &TestCluster, args: &[&str]) -> (i32, String, String) {
-        let path = std::env::var_os("PATH").unwrap_or_default();
-        let mut dirs = vec![csplease_tests::plugin::dir().clone()];
-        dirs.extend(std::env::split_paths(&path));
-        let out = cluster
-            .kubectl_admin()
-            .env("PATH", std::env::join_paths(dirs).expect("a PATH"))
-            .env_remove("NAMESPACE")
-            .env_remove("POD_NAME")
-            .arg("csplease")
-            .args(args)
+        let out = csplease_tests::plugin::through_kubectl(cluster.kubectl_admin(), args)
             .stdin(std::process::Stdio::null())
             .output()
             .expect("kubectl runs");

@@ -6,7 +6,6 @@
 //! the status subresource. The plugin binary comes from `$CSPLEASE_PLUGIN_DIR` when set (xtask
 //! builds it first), else this test builds it with cargo.
 
-use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
@@ -23,11 +22,6 @@ const USAGE: i32 = 2;
 const DENIED: i32 = 3;
 const INVALID: i32 = 4;
 
-/// The directory holding `kubectl-csplease`.
-fn plugin_dir() -> &'static Path {
-    csplease_tests::plugin::dir()
-}
-
 fn unique(prefix: &str) -> String {
     static N: AtomicU32 = AtomicU32::new(0);
     format!("{prefix}-{}-{}", std::process::id(), N.fetch_add(1, Ordering::Relaxed))
@@ -40,16 +34,7 @@ fn live(test: &str) -> Option<&'static TestCluster> {
 
 /// `kubectl csplease ARGS` as `who`, with the plugin on PATH and no pod environment.
 fn plugin(cluster: &TestCluster, who: Identity, args: &[&str]) -> Command {
-    let mut cmd = cluster.kubectl(who);
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    let mut dirs = vec![plugin_dir().to_path_buf()];
-    dirs.extend(std::env::split_paths(&path));
-    cmd.env("PATH", std::env::join_paths(dirs).expect("a PATH"))
-        .env_remove("NAMESPACE")
-        .env_remove("POD_NAME")
-        .arg("csplease")
-        .args(args);
-    cmd
+    csplease_tests::plugin::through_kubectl(cluster.kubectl(who), args)
 }
 
 #[derive(Debug)]

@@ -108,17 +108,8 @@ fn assert_allowed(out: &Output) {
 }
 
 /// `kubectl csplease ARGS` with `kubectl`, the plugin on PATH.
-fn plugin(mut kubectl: Command, args: &[&str]) -> Output {
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    let mut dirs = vec![csplease_tests::plugin::dir().clone()];
-    dirs.extend(std::env::split_paths(&path));
-    kubectl
-        .env("PATH", std::env::join_paths(dirs).expect("a PATH"))
-        .env_remove("NAMESPACE")
-        .env_remove("POD_NAME")
-        .arg("csplease")
-        .args(args);
-    run(kubectl)
+fn plugin(kubectl: Command, args: &[&str]) -> Output {
+    run(csplease_tests::plugin::through_kubectl(kubectl, args))
 }
 
 fn code(out: &Output) -> i32 {
