@@ -25,7 +25,7 @@
 mod control_plane;
 pub mod pki;
 
-use std::ffi::OsString;
+use std::ffi::{OsStr, OsString};
 use std::io;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitStatus, Output};
@@ -300,7 +300,7 @@ pub enum Identity {
     Restricted,
 }
 
-/// An HTTP response from the API server, as received.
+/// An HTTP response, as received.
 #[derive(Debug, Clone)]
 pub struct RawResponse {
     /// The HTTP status code.
@@ -412,26 +412,9 @@ impl TestCluster {
         body: Option<&str>,
     ) -> Result<RawResponse, ClusterError> {
         let creds = self.credentials(who)?;
-        let mut cmd = Command::new("curl");
-        cmd.args(["--silent", "--show-error", "--max-time", "30", "--request", method])
-            .args(["--cacert", &creds.ca, "--cert", &creds.cert, "--key", &creds.key])
-            .args(["--header", "Accept: application/json", "--write-out", "\n%{http_code}"]);
-        if let Some(content_type) = content_type {
-            cmd.arg("--header").arg(format!("Content-Type: {content_type}"));
-        }
-        if body.is_some() {
-            cmd.args(["--data-binary", "@-"]);
-        }
-        cmd.arg(format!("{}{path}", creds.server));
-        let out = run_with_stdin(&mut cmd, body.unwrap_or_default())?;
-        let text = String::from_utf8_lossy(&out.stdout);
-        let (body, code) = text.rsplit_once('\n').unwrap_or(("", &text));
-        let status = code.trim().parse().map_err(|_| ClusterError::CommandFailed {
-            command: describe(&cmd),
-            status: out.status,
-            output: format!("no HTTP status in curl's output: {text}"),
-        })?;
-        Ok(RawResponse { status, body: body.to_owned() })
+        let options = ["--cacert", &creds.ca, "--cert", &creds.cert, "--key", &creds.key];
+        let options = options.iter().chain(&["--header", "Accept: application/json"]).map(OsStr::new);
+        curl(options, method, &format!("{}{path}", creds.server), content_type, body.map(str::as_bytes))
     }
 
     fn credentials(&self, who: Identity) -> Result<&Credentials, ClusterError> {
@@ -461,15 +444,50 @@ impl TestCluster {
     }
 }
 
+/// Sends one HTTP request with `curl` and returns the status code and body exactly as the server
+/// sent them, error or not. `options` are curl's TLS trust and credentials (`--cacert FILE`, ...)
+/// and any extra headers; `body`, when given, goes on stdin (any bytes).
+///
+/// # Errors
+/// When curl cannot run, fails (no connection, a TLS error) or prints no status code.
+pub fn curl<'a>(
+    options: impl IntoIterator<Item = &'a OsStr>,
+    method: &str,
+    url: &str,
+    content_type: Option<&str>,
+    body: Option<&[u8]>,
+) -> Result<RawResponse, ClusterError> {
+    let mut cmd = Command::new("curl");
+    cmd.args(["--silent", "--show-error", "--max-time", "30", "--request", method])
+        .args(options)
+        .args(["--write-out", "\n%{http_code}"]);
+    if let Some(content_type) = content_type {
+        cmd.arg("--header").arg(format!("Content-Type: {content_type}"));
+    }
+    if body.is_some() {
+        cmd.args(["--data-binary", "@-"]);
+    }
+    cmd.arg(url);
+    let out = run_with_stdin(&mut cmd, body.unwrap_or_default())?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    let (body, code) = text.rsplit_once('\n').unwrap_or(("", &text));
+    let status = code.trim().parse().map_err(|_| ClusterError::CommandFailed {
+        command: describe(&cmd),
+        status: out.status,
+        output: format!("no HTTP status in curl's output: {text}"),
+    })?;
+    Ok(RawResponse { status, body: body.to_owned() })
+}
+
 /// Runs `cmd` with `input` on stdin; fails unless it exits 0.
-fn run_with_stdin(cmd: &mut Command, input: &str) -> Result<std::process::Output, ClusterError> {
+fn run_with_stdin(cmd: &mut Command, input: &[u8]) -> Result<std::process::Output, ClusterError> {
     use std::io::Write as _;
     use std::process::Stdio;
     cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
     let spawn_error = |cmd: &Command, source| ClusterError::Spawn { command: describe(cmd), source };
     let mut child = cmd.spawn().map_err(|e| spawn_error(cmd, e))?;
     if let Some(mut stdin) = child.stdin.take() {
-        stdin.write_all(input.as_bytes()).map_err(|e| spawn_error(cmd, e))?;
+        stdin.write_all(input).map_err(|e| spawn_error(cmd, e))?;
     }
     let out = child.wait_with_output().map_err(|e| spawn_error(cmd, e))?;
     if out.status.success() {

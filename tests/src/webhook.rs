@@ -1,6 +1,7 @@
 //! The admission webhook (`csplease-wasm serve`) as the tests run it: its certificates, its
 //! process, its registration with a real API server, and plain HTTPS requests to it.
 
+use std::ffi::OsStr;
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -8,6 +9,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
+use crate::cluster::RawResponse;
 use base64::Engine as _;
 use serde::Deserialize as _;
 
@@ -201,47 +203,15 @@ pub fn unreachable_kubeconfig(dir: &Path) -> PathBuf {
     path
 }
 
-/// An HTTP answer.
-#[derive(Debug, Clone)]
-pub struct Answer {
-    /// The status code.
-    pub status: u16,
-    /// The body.
-    pub body: String,
-}
-
-/// Sends one HTTPS request with `curl`, trusting `ca`: `method` to `url` with `body` (read from a
-/// file when it is long) and `content_type`.
+/// Sends one HTTPS request with `curl`, trusting `ca`: `method` to `url` with `body` and
+/// `content_type`; the status and body as received.
 ///
 /// # Panics
 /// When curl cannot connect or gives no status.
-pub fn https(ca: &Path, method: &str, url: &str, content_type: Option<&str>, body: Option<&[u8]>) -> Answer {
-    use std::io::Write as _;
-    let mut cmd = Command::new("curl");
-    cmd.args(["--silent", "--show-error", "--max-time", "30", "--request", method, "--cacert"])
-        .arg(ca)
-        .args(["--write-out", "\n%{http_code}"]);
-    if let Some(content_type) = content_type {
-        cmd.arg("--header").arg(format!("Content-Type: {content_type}"));
-    }
-    if body.is_some() {
-        cmd.args(["--data-binary", "@-"]);
-    }
-    cmd.arg(url).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
-    let mut child = cmd.spawn().expect("curl runs");
-    let mut stdin = child.stdin.take().expect("curl's stdin");
-    let input = body.unwrap_or_default().to_vec();
-    let writer = std::thread::spawn(move || {
-        let _ = stdin.write_all(&input);
-    });
-    let out = child.wait_with_output().expect("curl ends");
-    let _ = writer.join();
-    let text = String::from_utf8_lossy(&out.stdout);
-    let (body, code) = text.rsplit_once('\n').unwrap_or(("", &text));
-    let status = code.trim().parse().unwrap_or_else(|_| {
-        panic!("curl {method} {url}: no status ({}): {}", out.status, String::from_utf8_lossy(&out.stderr))
-    });
-    Answer { status, body: body.to_owned() }
+pub fn https(ca: &Path, method: &str, url: &str, content_type: Option<&str>, body: Option<&[u8]>) -> RawResponse {
+    let options = [OsStr::new("--cacert"), ca.as_os_str()];
+    crate::cluster::curl(options, method, url, content_type, body)
+        .unwrap_or_else(|e| panic!("curl {method} {url}: {e}"))
 }
 
 /// The label whose value limits a registered test webhook to some CStorPools

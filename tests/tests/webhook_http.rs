@@ -31,7 +31,7 @@ fn envelope(request: &Value) -> Vec<u8> {
         .expect("serialisable")
 }
 
-fn post(certs: &Certs, webhook: &Webhook, body: &[u8]) -> csplease_tests::webhook::Answer {
+fn post(certs: &Certs, webhook: &Webhook, body: &[u8]) -> csplease_tests::cluster::RawResponse {
     https(&certs.ca, "POST", &webhook.url(), Some("application/json"), Some(body))
 }
 
