@@ -1,7 +1,7 @@
 // The lease module, and the only way the page reaches it. No decision is made in JavaScript:
 // every verdict below is the module's decision document.
 
-import init, { evaluate as moduleEvaluate } from '../pkg/csplease.js';
+import init, { Conversation, evaluate as moduleEvaluate, podStates as modulePodStates } from '../pkg/csplease.js';
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder('utf-8', { fatal: true });
@@ -26,19 +26,51 @@ export function evaluate(requestJson) {
 }
 
 /**
- * Asks the module: `fields` are the request's members, `objectText` the CStorPool's JSON text,
- * spliced in as it is (so a pasted JSON object reaches the module byte for byte).
+ * The request document: `fields` are the request's members, `objectText` the CStorPool's JSON
+ * text, spliced in as it is (so a pasted JSON object reaches the module byte for byte).
  */
-export function decide(fields, objectText) {
+function requestText(fields, objectText) {
   const members = JSON.stringify(fields);
-  const request = objectText == null ? members : `{"object":${objectText}${members === '{}' ? '' : ','}${members.slice(1)}`;
-  return JSON.parse(evaluate(request));
+  return objectText == null ? members : `{"object":${objectText}${members === '{}' ? '' : ','}${members.slice(1)}`;
+}
+
+/** Asks the module once. */
+export function decide(fields, objectText) {
+  return JSON.parse(evaluate(requestText(fields, objectText)));
+}
+
+/**
+ * The core's conversation (the module's `Conversation`): asks; whenever the core names a pod,
+ * `lookup("namespace/name")` says what a lookup found — `{phase}` (a pod, its phase possibly
+ * undefined), `{notFound: true}` or `{error}` — and the core decides again with it. Returns every
+ * round (the pod asked for, what was found) and the decision.
+ */
+export function converse(fields, objectText, lookup) {
+  const conversation = new Conversation(encoder.encode(requestText(fields, objectText)));
+  try {
+    const rounds = [];
+    let pod;
+    while ((pod = conversation.step())) {
+      const found = lookup(pod);
+      conversation.resume(JSON.stringify(found));
+      rounds.push({ pod, found });
+    }
+    return { rounds, decision: JSON.parse(conversation.decision()) };
+  } finally {
+    conversation.free();
+  }
+}
+
+/** Every pod state, as the core counts it: `[{state, live, liveness}]`. */
+export function podStates() {
+  return JSON.parse(modulePodStates());
 }
 
 /**
  * The lease as the module reads it: a `status` decision, whose `before` carries the holder and
- * `leaderTransition` when the lease is readable.
+ * `leaderTransition` when the lease is readable. With `holderPod` (`{pod, state}`), `live` says
+ * whether the holder is live — `null` when that pod is not the holder (the module ignores it).
  */
-export function readLease(objectText, leaseKey) {
-  return decide({ action: 'status', leaseKey }, objectText);
+export function readLease(objectText, leaseKey, holderPod) {
+  return decide({ action: 'status', leaseKey, holderPod }, objectText);
 }

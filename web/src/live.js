@@ -35,12 +35,13 @@ export function initLive(inspect) {
     $('live-table').tBodies[0].replaceChildren(
       ...items.map((item) => {
         const name = item.object?.metadata?.name ?? '?';
-        const lease = readLease(JSON.stringify(item.object), leaseKey);
+        // The module says whether the reported pod is the holder: `live` is null when it is not.
+        const lease = readLease(JSON.stringify(item.object), leaseKey, item.holderPod);
         const tr = document.createElement('tr');
         tr.dataset.csp = name;
         const cell = (text, cls) => Object.assign(document.createElement('td'), { textContent: text, className: cls ?? '' });
         const holder = lease.outcome === 'held' ? lease.before.holder : '';
-        const pod = item.holderPod && item.holderPod.pod === holder ? item.holderPod : null;
+        const pod = lease.live === null ? null : item.holderPod;
         const button = Object.assign(document.createElement('button'), { type: 'button', textContent: 'Inspect' });
         button.setAttribute('aria-label', `Inspect ${name}`);
         button.addEventListener('click', () => inspect(item.object, pod?.state ?? ''));

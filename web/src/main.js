@@ -1,7 +1,7 @@
 // The lease inspector: a CStorPool and a question in, the module's decision out, in plain words.
 
 import { load as loadYaml } from 'js-yaml-loader';
-import { decide, evaluate, evaluateBytes, load, readLease } from './core.js';
+import { decide, evaluate, evaluateBytes, load, podStates, readLease } from './core.js';
 import { SAMPLES } from './samples.js';
 import { initScenario } from './scenario.js';
 import { initLive } from './live.js';
@@ -258,6 +258,8 @@ async function start() {
     return;
   }
   window.csplease.moduleReadyMs = performance.now();
+  // The holder states to choose from, each with what the core makes of it ("live (Running)").
+  $('holder-state').append(...podStates().map(({ state, liveness }) => new Option(liveness, state)));
   wire();
   loadText(SAMPLES[0][1]);
   window.csplease.ready = true;

@@ -1,7 +1,7 @@
 // The scenario player: a story of hold, release and pod events, each decision made by the module
 // and carried out by applying its JSON Patch, with leaderTransition drawn over time.
 
-import { decide, readLease } from './core.js';
+import { converse, readLease } from './core.js';
 import { applyPatch } from './patch.js';
 
 const $ = (id) => document.getElementById(id);
@@ -15,16 +15,20 @@ a hold      # and is denied: B is live
 b release   # B gives it up; the count is kept
 `;
 
+/** What a lookup of the pod finds after each event, as the API would answer it. */
 const EVENTS = {
-  fails: 'Failed',
-  returns: 'Running',
-  runs: 'Running',
-  pending: 'Pending',
-  deleted: 'NotFound',
-  succeeds: 'Succeeded',
-  unknown: 'Unknown',
-  unreachable: 'LookupFailed',
+  fails: { phase: 'Failed' },
+  returns: { phase: 'Running' },
+  runs: { phase: 'Running' },
+  pending: { phase: 'Pending' },
+  deleted: { notFound: true },
+  succeeds: { phase: 'Succeeded' },
+  unknown: { phase: 'Unknown' },
+  unreachable: { error: 'no answer' },
 };
+
+/** What a lookup found, in words. */
+const foundText = (found) => (found.notFound ? 'not found' : found.error ? `lookup failed (${found.error})` : found.phase);
 
 const START = {
   apiVersion: 'openebs.io/v1alpha1',
@@ -51,7 +55,7 @@ export function parseStory(text) {
       steps.push({ line: i + 1, kind: 'action', pod: podRef(who), action: verb, force: flags.length > 0, text: words.join(' ') });
     } else if (verb in EVENTS) {
       if (flags.length) throw bad('an event takes no flags');
-      steps.push({ line: i + 1, kind: 'event', pod: podRef(who), state: EVENTS[verb], text: words.join(' ') });
+      steps.push({ line: i + 1, kind: 'event', pod: podRef(who), found: EVENTS[verb], text: words.join(' ') });
     } else {
       throw bad(`expected hold, release or one of ${Object.keys(EVENTS).join(', ')} after the pod`);
     }
@@ -63,7 +67,7 @@ export function parseStory(text) {
 export function play(steps) {
   let object = structuredClone(START);
   const pods = new Map();
-  for (const s of steps) if (!pods.has(s.pod)) pods.set(s.pod, 'Running');
+  for (const s of steps) if (!pods.has(s.pod)) pods.set(s.pod, { phase: 'Running' });
   const leaseOf = (obj) => {
     const status = readLease(JSON.stringify(obj));
     return { outcome: status.outcome, holder: status.before?.holder ?? '', leaderTransition: status.before?.leaderTransition ?? 0 };
@@ -72,18 +76,13 @@ export function play(steps) {
   for (const step of steps) {
     const entry = { step, rounds: [] };
     if (step.kind === 'event') {
-      pods.set(step.pod, step.state);
+      pods.set(step.pod, step.found);
     } else {
+      // What kubectl csplease does: the core's conversation, this story's pods answering the
+      // lookups it asks for (a pod the story never named does not exist).
       const fields = { action: step.action, claimant: step.pod, force: step.force };
-      let decision = decide(fields, JSON.stringify(object));
-      entry.rounds.push({ decision });
-      if (decision.outcome === 'needHolderStatus' && decision.lookup) {
-        // What kubectl csplease does: look the pod up, then ask again with its state.
-        const pod = `${decision.lookup.namespace}/${decision.lookup.name}`;
-        const podState = pods.get(pod) ?? 'NotFound';
-        decision = decide({ ...fields, holderPod: { pod, state: podState } }, JSON.stringify(object));
-        entry.rounds.push({ lookup: pod, state: podState, decision });
-      }
+      const { rounds, decision } = converse(fields, JSON.stringify(object), (pod) => pods.get(pod) ?? { notFound: true });
+      entry.rounds = rounds;
       entry.decision = decision;
       if (decision.patch) {
         object = applyPatch(object, decision.patch);
@@ -141,11 +140,11 @@ function drawChart(timeline, cursor, colorOf) {
 
 function describe(entry) {
   const { step } = entry;
-  if (step.kind === 'event') return { outcome: 'event', text: `${step.pod}'s pod is now ${step.state}` };
+  if (step.kind === 'event') return { outcome: 'event', text: `${step.pod}'s pod is now ${foundText(step.found)}` };
   const d = entry.decision;
-  const parts = entry.rounds.map((r) => (r.lookup ? `looked up ${r.lookup}: ${r.state}, asked again: ${r.decision.outcome}` : `Asked: ${r.decision.outcome}`));
+  const parts = ['Asked', ...entry.rounds.map((r) => `looked up ${r.pod}: ${foundText(r.found)}, asked again`)];
   const reason = d.reason ? ` ${d.reason[0].toUpperCase()}${d.reason.slice(1)}.` : '';
-  return { outcome: d.outcome, text: `${parts.join(' → ')}.${reason}`, annotation: d.annotation };
+  return { outcome: d.outcome, text: `${parts.join(' → ')}: ${d.outcome}.${reason}`, annotation: d.annotation };
 }
 
 export function initScenario() {

@@ -3,25 +3,35 @@
 //! response.
 //!
 //! Pure: no I/O, no clock, and no decisions of its own: whether a write is allowed is the lease
-//! module's `review` (SPEC.md section 3). The server (`csplease-wasm serve`, in `wasm-host`) runs
-//! the flow with the module in wasmtime as the evaluator and kube-rs for the one pod lookup a
-//! decision may ask for; the fuzz target runs it with the native core.
+//! module's `review` (SPEC.md section 3), and the conversation with it ("look this pod up, then
+//! ask again") is the core's [`lease_logic::Exchange`]. The server (`csplease-wasm serve`) runs it
+//! with the module in wasmtime as the evaluator and kube-rs for the one pod lookup a decision may
+//! ask for; the fuzz target runs it with the native core.
 //!
 //! ```
-//! use csplease_admission::{Admission, Answer};
+//! use csplease_admission::Admission;
 //!
 //! let body = br#"{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview",
 //!     "request":{"uid":"705ab4f5","operation":"DELETE","name":"csp-1"}}"#;
 //! let admission = Admission::parse(body, &[])?;
-//! // The server hands this to the lease module; a DELETE is always allowed (SPEC rule 1).
-//! let decision = br#"{"action":"review","outcome":"allowed","reason":"a delete","before":null,
-//!     "after":null,"annotation":null,"patch":null,"lookup":null,"live":null}"#;
-//! let Answer::Respond(response) = admission.answer(decision) else { unreachable!() };
+//! // The server evaluates with the lease module in wasmtime; here, the native core. A DELETE is
+//! // always allowed (SPEC rule 1), so no pod is looked up.
+//! let response = futures_lite_block_on(admission.judge(lease_logic::evaluate_json, |_pod| async {
+//!     lease_logic::PodFacts::NotFound
+//! }));
 //! assert!(response.allowed);
 //! assert!(String::from_utf8(response.body)?.contains(r#""uid":"705ab4f5","allowed":true"#));
+//! # fn futures_lite_block_on<T>(future: impl std::future::Future<Output = T>) -> T {
+//! #     let mut future = std::pin::pin!(future);
+//! #     let mut context = std::task::Context::from_waker(std::task::Waker::noop());
+//! #     loop {
+//! #         if let std::task::Poll::Ready(value) = future.as_mut().poll(&mut context) { return value; }
+//! #     }
+//! # }
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+use lease_logic::{Exchange, Outcome, PodFacts, PodRef, Turn, Verdict};
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
@@ -79,21 +89,6 @@ pub struct About {
     pub user: String,
 }
 
-/// What to do after the module answered.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Answer {
-    /// Send this response.
-    Respond(Response),
-    /// The decision needs the state of this pod: look it up and evaluate
-    /// [`Admission::request`] again with it.
-    Lookup {
-        /// The pod's namespace.
-        namespace: String,
-        /// The pod's name.
-        name: String,
-    },
-}
-
 /// An AdmissionReview response and what it says, for metrics and logs.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Response {
@@ -101,8 +96,8 @@ pub struct Response {
     pub body: Vec<u8>,
     /// Whether the write is allowed.
     pub allowed: bool,
-    /// The module's outcome (`allowed`, `denied`, `invalid`, `needHolderStatus`), or `error` when
-    /// its decision could not be read.
+    /// The module's outcome (`allowed`, `denied`, `invalid`), or `error` when its decision could
+    /// not be acted on.
     pub outcome: String,
     /// The reason given to the requester.
     pub reason: String,
@@ -164,24 +159,6 @@ fn text(value: Option<&serde_json::Value>) -> String {
     value.and_then(serde_json::Value::as_str).unwrap_or_default().to_owned()
 }
 
-/// The members of a decision document the webhook reads.
-#[derive(Deserialize)]
-struct Decision {
-    outcome: String,
-    #[serde(default)]
-    reason: Option<String>,
-    #[serde(default)]
-    lookup: Option<Lookup>,
-    #[serde(default)]
-    live: Option<bool>,
-}
-
-#[derive(Deserialize)]
-struct Lookup {
-    namespace: String,
-    name: String,
-}
-
 impl<'a> Admission<'a> {
     /// Reads an AdmissionReview body. `break_glass` replaces the module's default break-glass
     /// groups (`system:masters`) when not empty.
@@ -225,9 +202,9 @@ impl<'a> Admission<'a> {
         &self.uid
     }
 
-    /// The module's `review` request for this AdmissionReview, with the state of one pod when it
-    /// was looked up (`holder`: `("<namespace>/<name>", state)`, the state one of SPEC's names).
-    pub fn request(&self, holder: Option<(&str, &str)>) -> Vec<u8> {
+    /// The module's `review` request for this AdmissionReview (the conversation adds the
+    /// holder pod's state when the module asks for it).
+    pub fn request(&self) -> Vec<u8> {
         let raw = self.request.get();
         let mut out = Vec::with_capacity(raw.len() + 160);
         out.extend_from_slice(br#"{"action":"review","request":"#);
@@ -236,72 +213,55 @@ impl<'a> Admission<'a> {
             out.extend_from_slice(br#","breakGlassGroups":"#);
             out.extend_from_slice(groups.as_bytes());
         }
-        if let Some((pod, state)) = holder {
-            out.extend_from_slice(br#","holderPod":{"pod":"#);
-            out.extend_from_slice(json_text(pod).as_bytes());
-            out.extend_from_slice(br#","state":"#);
-            out.extend_from_slice(json_text(state).as_bytes());
-            out.push(b'}');
-        }
         out.push(b'}');
         out
     }
 
-    /// What to do with the module's decision: respond, or look a pod up first.
-    pub fn answer(&self, decision: &[u8]) -> Answer {
-        let decision: Decision = match serde_json::from_slice(decision) {
-            Ok(decision) => decision,
-            Err(e) => {
-                let reason = format!("the lease module's decision is unreadable: {}", one_line(&e.to_string()));
-                return Answer::Respond(self.deny("error", reason, 500, Denial::Undecided));
-            }
-        };
-        let reason = decision.reason.unwrap_or_default();
-        match decision.outcome.as_str() {
-            "allowed" => Answer::Respond(self.respond(true, "allowed", reason, None)),
-            "needHolderStatus" => match decision.lookup {
-                Some(Lookup { namespace, name }) => Answer::Lookup { namespace, name },
-                None => Answer::Respond(self.deny("needHolderStatus", reason, 500, Denial::Undecided)),
-            },
-            "denied" => {
-                let class = if decision.live == Some(true) { Denial::HolderLive } else { Denial::Protocol };
-                Answer::Respond(self.deny("denied", reason, 403, class))
-            }
-            "invalid" => Answer::Respond(self.deny("invalid", reason, 400, Denial::InvalidRequest)),
-            other => {
-                let reason = format!("the lease module answered an unknown outcome {other:?}: {reason}");
-                Answer::Respond(self.deny("error", reason, 500, Denial::Undecided))
+    /// Judges this AdmissionReview: runs the core's conversation ([`Exchange`]) with `evaluate`
+    /// (a request document in, a decision document out) and, when the module asks for a pod,
+    /// `lookup` (what the API returned for it; any failure is [`PodFacts::LookupFailed`]).
+    pub async fn judge<F>(
+        &self,
+        mut evaluate: impl FnMut(&[u8]) -> Vec<u8>,
+        mut lookup: impl FnMut(PodRef) -> F,
+    ) -> Response
+    where
+        F: std::future::Future<Output = PodFacts>,
+    {
+        let mut exchange = Exchange::new(self.request());
+        loop {
+            match exchange.read(&evaluate(exchange.request())) {
+                Turn::Decided(verdict) => return self.respond_to(verdict),
+                Turn::LookUp(pod) => {
+                    let facts = lookup(pod.clone()).await;
+                    exchange.resume(pod, &facts);
+                }
+                Turn::Undecided(why) => {
+                    return self.deny(
+                        "error",
+                        format!("the lease module gave no usable decision: {why}"),
+                        500,
+                        Denial::Undecided,
+                    );
+                }
             }
         }
     }
 
-    /// Judges this AdmissionReview: asks the module (`evaluate`: a request document in, a
-    /// decision document out), and when the decision needs a pod's state, looks it up once
-    /// (`lookup(namespace, name)` gives one of SPEC's pod state names; any failure should be
-    /// `LookupFailed`) and asks again with it.
-    pub async fn judge<F>(
-        &self,
-        mut evaluate: impl FnMut(&[u8]) -> Vec<u8>,
-        lookup: impl FnOnce(String, String) -> F,
-    ) -> Response
-    where
-        F: std::future::Future<Output = &'static str>,
-    {
-        let (namespace, name) = match self.answer(&evaluate(&self.request(None))) {
-            Answer::Respond(response) => return response,
-            Answer::Lookup { namespace, name } => (namespace, name),
-        };
-        let pod = format!("{namespace}/{name}");
-        let state = lookup(namespace, name).await;
-        match self.answer(&evaluate(&self.request(Some((&pod, state))))) {
-            Answer::Respond(response) => response,
-            // It never should: a state for the named pod always counts.
-            Answer::Lookup { namespace, name } => self.deny(
-                "needHolderStatus",
-                format!("the lease module asked for pod {namespace}/{name} again after its lookup"),
-                500,
-                Denial::Undecided,
-            ),
+    /// The response for the module's verdict.
+    fn respond_to(&self, verdict: Verdict) -> Response {
+        let Verdict { outcome, reason, live } = verdict;
+        match outcome {
+            Outcome::Allowed => self.respond(true, outcome.as_str(), reason, None),
+            Outcome::Denied => {
+                let class = if live == Some(true) { Denial::HolderLive } else { Denial::Protocol };
+                self.deny(outcome.as_str(), reason, 403, class)
+            }
+            Outcome::Invalid => self.deny(outcome.as_str(), reason, 400, Denial::InvalidRequest),
+            other => {
+                let reason = format!("the lease module answered {:?}, not a review outcome: {reason}", other.as_str());
+                self.deny("error", reason, 500, Denial::Undecided)
+            }
         }
     }
 
@@ -352,39 +312,36 @@ mod tests {
 
     const DENIED: &[u8] = br#"{"action":"review","outcome":"denied","reason":"holder openebs/a is running","before":null,"after":null,"annotation":null,"patch":null,"lookup":null,"live":true}"#;
 
+    /// Judges with an evaluator that always answers `decision`.
+    fn judged(admission: &Admission<'_>, decision: &'static [u8]) -> Response {
+        now(admission.judge(|_| decision.to_vec(), |_| async { PodFacts::NotFound }))
+    }
+
     #[test]
-    fn the_request_goes_to_the_module_verbatim_with_the_configured_groups_and_the_pod_state() {
+    fn the_request_goes_to_the_module_verbatim_with_the_configured_groups() {
         let body = review(r#"{"uid":"u-1","operation":"UPDATE", "name":"csp-1","userInfo":{"username":"bob"}}"#);
         let groups = ["ops:breakglass".to_owned()];
         let admission = Admission::parse(body.as_bytes(), &groups).expect("a review");
         assert_eq!(admission.uid(), "u-1");
         assert_eq!(admission.about, About { operation: "UPDATE".into(), name: "csp-1".into(), user: "bob".into() });
         assert_eq!(
-            String::from_utf8(admission.request(Some(("openebs/a", "Running")))).expect("utf-8"),
-            r#"{"action":"review","request":{"uid":"u-1","operation":"UPDATE", "name":"csp-1","userInfo":{"username":"bob"}},"breakGlassGroups":["ops:breakglass"],"holderPod":{"pod":"openebs/a","state":"Running"}}"#
+            String::from_utf8(admission.request()).expect("utf-8"),
+            r#"{"action":"review","request":{"uid":"u-1","operation":"UPDATE", "name":"csp-1","userInfo":{"username":"bob"}},"breakGlassGroups":["ops:breakglass"]}"#
         );
         let plain = Admission::parse(body.as_bytes(), &[]).expect("a review");
-        assert!(!String::from_utf8(plain.request(None)).expect("utf-8").contains("breakGlassGroups"));
+        assert!(!String::from_utf8(plain.request()).expect("utf-8").contains("breakGlassGroups"));
     }
 
     #[test]
     fn a_denial_carries_the_modules_reason_and_uid() {
         let body = review(r#"{"uid":"u\"2","operation":"UPDATE"}"#);
         let admission = Admission::parse(body.as_bytes(), &[]).expect("a review");
-        let Answer::Respond(response) = admission.answer(DENIED) else { panic!("a response") };
+        let response = judged(&admission, DENIED);
         assert_eq!(
             String::from_utf8(response.body).expect("utf-8"),
             r#"{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","response":{"uid":"u\"2","allowed":false,"status":{"code":403,"reason":"Forbidden","message":"holder openebs/a is running"},"auditAnnotations":{"outcome":"denied"}}}"#
         );
         assert_eq!(response.denial, Some(Denial::HolderLive));
-    }
-
-    #[test]
-    fn need_holder_status_asks_for_the_lookup() {
-        let body = review(r#"{"uid":"u"}"#);
-        let admission = Admission::parse(body.as_bytes(), &[]).expect("a review");
-        let decision = br#"{"action":"review","outcome":"needHolderStatus","reason":"r","before":null,"after":null,"annotation":null,"patch":null,"lookup":{"namespace":"openebs","name":"a"},"live":null}"#;
-        assert_eq!(admission.answer(decision), Answer::Lookup { namespace: "openebs".into(), name: "a".into() });
     }
 
     /// Polls a future that never waits (the lookups here answer at once) to its end.
@@ -413,32 +370,47 @@ mod tests {
             object("openebs/b", 4)
         ));
         let admission = Admission::parse(body.as_bytes(), &[]).expect("a review");
-        for (state, allowed) in [("NotFound", true), ("Failed", true), ("Running", false), ("LookupFailed", false)] {
+        let found = |phase: &str| PodFacts::Found { phase: Some(phase.to_owned()) };
+        let failed = PodFacts::LookupFailed { error: "timeout".into() };
+        for (facts, allowed) in [
+            (PodFacts::NotFound, true),
+            (found("Failed"), true),
+            (found("Running"), false),
+            (found("NotAPhase"), false),
+            (failed, false),
+        ] {
             let mut asked = Vec::new();
-            let response = now(admission.judge(lease_logic::evaluate_json, |namespace, name| {
-                asked.push(format!("{namespace}/{name}"));
-                async move { state }
+            let response = now(admission.judge(lease_logic::evaluate_json, |pod| {
+                asked.push(pod.to_string());
+                let facts = facts.clone();
+                async move { facts }
             }));
-            assert_eq!(asked, ["openebs/a"], "{state}");
-            assert_eq!(response.allowed, allowed, "{state}: {}", response.reason);
+            assert_eq!(asked, ["openebs/a"], "{facts:?}");
+            assert_eq!(response.allowed, allowed, "{facts:?}: {}", response.reason);
             if !allowed {
-                assert_eq!(response.denial, Some(Denial::HolderLive), "{state}");
+                assert_eq!(response.denial, Some(Denial::HolderLive), "{facts:?}");
             }
         }
     }
 
     #[test]
-    fn invalid_and_unreadable_decisions_deny() {
+    fn invalid_unreadable_and_repeated_asks_deny() {
         let body = review(r#"{"uid":"u"}"#);
         let admission = Admission::parse(body.as_bytes(), &[]).expect("a review");
         let invalid = br#"{"action":"review","outcome":"invalid","reason":"`request.object` is not an object"}"#;
-        let Answer::Respond(response) = admission.answer(invalid) else { panic!("a response") };
+        let response = judged(&admission, invalid);
         assert!(!response.allowed);
         assert_eq!(response.denial, Some(Denial::InvalidRequest));
         assert!(String::from_utf8_lossy(&response.body).contains(r#""code":400"#));
-        let Answer::Respond(response) = admission.answer(b"\xff") else { panic!("a response") };
-        assert!(!response.allowed);
-        assert_eq!(response.denial, Some(Denial::Undecided));
+        for undecided in [
+            &b"\xff"[..],
+            br#"{"outcome":"acquired"}"#,
+            br#"{"outcome":"needHolderStatus","lookup":{"namespace":"openebs","name":"a"}}"#,
+        ] {
+            let response = now(admission.judge(|_| undecided.to_vec(), |_| async { PodFacts::NotFound }));
+            assert!(!response.allowed);
+            assert_eq!(response.denial, Some(Denial::Undecided), "{}", String::from_utf8_lossy(undecided));
+        }
     }
 
     #[test]

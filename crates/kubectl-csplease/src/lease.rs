@@ -94,9 +94,9 @@ impl HolderPod {
     }
 
     fn of(pod: PodRef, found: &Pod) -> HolderPod {
-        let phase = found.status.as_ref().and_then(|s| s.phase.as_deref());
+        let phase = found.status.as_ref().and_then(|s| s.phase.clone());
         let node = found.spec.as_ref().and_then(|s| s.node_name.clone());
-        HolderPod { pod, state: PodState::from_phase(phase), node, error: None }
+        HolderPod { pod, state: lease_logic::PodFacts::Found { phase }.state(), node, error: None }
     }
 }
 

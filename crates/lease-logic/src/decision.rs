@@ -93,6 +93,71 @@ impl Outcome {
     }
 }
 
+impl Outcome {
+    /// Every outcome, in SPEC.md's order.
+    pub const ALL: [Outcome; 11] = [
+        Outcome::Acquired,
+        Outcome::AlreadyHeld,
+        Outcome::TakenOver,
+        Outcome::Denied,
+        Outcome::NeedHolderStatus,
+        Outcome::Invalid,
+        Outcome::Released,
+        Outcome::NotHeld,
+        Outcome::Vacant,
+        Outcome::Held,
+        Outcome::Allowed,
+    ];
+
+    /// The outcome of a wire name.
+    pub fn from_name(name: &str) -> Option<Outcome> {
+        Outcome::ALL.into_iter().find(|o| o.as_str() == name)
+    }
+}
+
+/// What a decision that writes does to the lease, as the people following it name it (the
+/// plugin's Events, its one-line summaries).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Change {
+    /// A vacant or released lease was acquired.
+    Acquired,
+    /// The lease of a dead holder (or, forced, an unreadable lease) was taken over.
+    TakenOver,
+    /// The holder released its own lease.
+    Released,
+    /// Someone else's lease, or an unreadable one, was broken with `force`.
+    Broken,
+}
+
+impl Change {
+    /// The Kubernetes Event reason: `LeaseAcquired`, `LeaseTakenOver`, `LeaseReleased`,
+    /// `LeaseBroken`.
+    pub fn event_reason(self) -> &'static str {
+        match self {
+            Change::Acquired => "LeaseAcquired",
+            Change::TakenOver => "LeaseTakenOver",
+            Change::Released => "LeaseReleased",
+            Change::Broken => "LeaseBroken",
+        }
+    }
+
+    /// Whether the change overrides another pod's claim (a takeover or a broken lease): such
+    /// changes are reported as warnings.
+    pub fn overrides_another(self) -> bool {
+        matches!(self, Change::TakenOver | Change::Broken)
+    }
+}
+
+/// What the caller can do about a decision that did not go its way.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Remedy {
+    /// A live pod holds the lease: wait until it is gone and ask again.
+    Wait,
+    /// Asking again with `force` would do it (an unreadable lease, or another pod's lease to
+    /// break on release).
+    Force,
+}
+
 impl fmt::Display for Outcome {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
@@ -120,6 +185,14 @@ pub struct Decision {
     pub lookup: Option<PodRef>,
     /// status and review: whether the (old) holder is live, when its state was supplied.
     pub live: Option<bool>,
+    /// What the write does to the lease, when the decision writes (not in the decision
+    /// document).
+    #[serde(skip)]
+    pub change: Option<Change>,
+    /// What the caller can do when the decision did not go its way (not in the decision
+    /// document).
+    #[serde(skip)]
+    pub remedy: Option<Remedy>,
 }
 
 impl Decision {
@@ -135,6 +208,8 @@ impl Decision {
             patch: None,
             lookup: None,
             live: None,
+            change: None,
+            remedy: None,
         }
     }
 

@@ -61,17 +61,19 @@
 //! assert!(decision.contains(r#""outcome":"acquired""#));
 //! ```
 
-mod decide;
+mod actions;
+mod conversation;
 mod decision;
-pub mod json;
+mod json;
 mod lease;
 mod patch;
 mod pod;
 mod review;
 mod wire;
 
-pub use decide::{Observed, hold, release, status};
-pub use decision::{Action, Decision, Outcome};
+pub use actions::{Observed, hold, release, status};
+pub use conversation::{Conversation, Exchange, PodFacts, Question, Step, Turn, Verdict};
+pub use decision::{Action, Change, Decision, Outcome, Remedy};
 pub use lease::{DEFAULT_LEASE_KEY, Lease, LeaseSlot, Reading, is_blank};
 pub use patch::{
     ANNOTATIONS_PATH, MissingResourceVersion, Op, Patch, PatchOp, PatchValue, RESOURCE_VERSION_PATH,

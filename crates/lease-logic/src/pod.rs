@@ -202,14 +202,17 @@ impl PodState {
         }
     }
 
-    /// The state of a pod whose `status.phase` is `phase` (absent or unrecognised: `Unknown`).
-    pub fn from_phase(phase: Option<&str>) -> PodState {
-        match phase {
-            Some("Running") => PodState::Running,
-            Some("Pending") => PodState::Pending,
-            Some("Succeeded") => PodState::Succeeded,
-            Some("Failed") => PodState::Failed,
-            _ => PodState::Unknown,
+    /// "live (Running)" or "dead (pod not found)": whether a pod in this state counts as live,
+    /// and why; the words every adapter shows beside a state.
+    pub fn liveness(self) -> &'static str {
+        match self {
+            PodState::Running => "live (Running)",
+            PodState::Pending => "live (Pending)",
+            PodState::Unknown => "live (Unknown)",
+            PodState::LookupFailed => "live (its lookup failed)",
+            PodState::Succeeded => "dead (Succeeded)",
+            PodState::Failed => "dead (Failed)",
+            PodState::NotFound => "dead (pod not found)",
         }
     }
 

@@ -1,6 +1,5 @@
 //! `review`: admission control of a write to a CStorPool (SPEC.md section 3, **review**).
 
-use crate::decide::liveness;
 use crate::decision::{Action, Decision, Outcome};
 use crate::lease::{Lease, LeaseSlot, Reading};
 use crate::pod::{PodState, PodStatus};
@@ -127,7 +126,7 @@ pub fn review(request: &Review<'_>) -> Decision {
                 match state {
                     None => needs_holder(decision, h),
                     Some(state) => {
-                        denied(["the lease is held by ", h.as_str(), ", which is ", liveness(state)].concat())
+                        denied(["the lease is held by ", h.as_str(), ", which is ", state.liveness()].concat())
                     }
                 }
             }
@@ -168,7 +167,7 @@ pub fn review(request: &Review<'_>) -> Decision {
                     denied(format!("taking over from {h} must count leaderTransition {previous} + 1"))
                 }
             }
-            Some(state) => denied(["the lease is held by ", h.as_str(), ", which is ", liveness(state)].concat()),
+            Some(state) => denied(["the lease is held by ", h.as_str(), ", which is ", state.liveness()].concat()),
             None => needs_holder(decision, h),
         },
         (_, Reading::Malformed(_) | Reading::Unidentifiable(_)) => {

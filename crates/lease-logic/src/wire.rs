@@ -3,7 +3,7 @@
 //! Every runtime (the native library, the WASM module in wasmtime and in the browser) calls
 //! [`evaluate_json`], so they answer byte for byte alike.
 
-use crate::decide::{self, Observed};
+use crate::actions::{self, Observed};
 use crate::decision::{Action, Decision};
 use crate::json::{self, Duplicates, Json, Object};
 use crate::lease::{DEFAULT_LEASE_KEY, LeaseSlot};
@@ -78,7 +78,7 @@ fn read_and_decide(action: Action, request: &Fields<'_>) -> Result<Decision, Str
             let site = site(request.get("object"), "object", lease_key)?;
             let claimant = claimant(request)?.ok_or("\"claimant\" is required for hold")?;
             let force = force(request)?;
-            Ok(decide::hold(&site.observed(lease_key), &claimant, holder.as_ref(), force))
+            Ok(actions::hold(&site.observed(lease_key), &claimant, holder.as_ref(), force))
         }
         Action::Release => {
             let site = site(request.get("object"), "object", lease_key)?;
@@ -87,11 +87,11 @@ fn read_and_decide(action: Action, request: &Fields<'_>) -> Result<Decision, Str
             if claimant.is_none() && !force {
                 return Err("\"claimant\" is required for release without force".into());
             }
-            Ok(decide::release(&site.observed(lease_key), claimant.as_ref(), force))
+            Ok(actions::release(&site.observed(lease_key), claimant.as_ref(), force))
         }
         Action::Status => {
             let site = site(request.get("object"), "object", lease_key)?;
-            Ok(decide::status(&site.observed(lease_key), holder.as_ref()))
+            Ok(actions::status(&site.observed(lease_key), holder.as_ref()))
         }
         Action::Review => {
             let admission = match request.get("request") {

@@ -1,7 +1,6 @@
 //! Properties of the core that hold for every input, checked on generated ones.
 
 use json_patch::Patch as JsonPatch;
-use lease_logic::json::{self, Duplicates};
 use lease_logic::{DEFAULT_LEASE_KEY, Op, Outcome, PodState, Reading, evaluate_json};
 use proptest::prelude::*;
 use serde_json::{Value, json};
@@ -87,6 +86,29 @@ fn apply(object: &Value, decision: &Value) -> Result<Value, json_patch::PatchErr
     Ok(patched)
 }
 
+/// The member names of a JSON object, in document order.
+struct TopLevelKeys(Vec<String>);
+
+impl<'de> serde::Deserialize<'de> for TopLevelKeys {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Keys;
+        impl<'de> serde::de::Visitor<'de> for Keys {
+            type Value = TopLevelKeys;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a JSON object")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<TopLevelKeys, A::Error> {
+                let mut keys = Vec::new();
+                while let Some((key, _)) = map.next_entry::<String, serde::de::IgnoredAny>()? {
+                    keys.push(key);
+                }
+                Ok(TopLevelKeys(keys))
+            }
+        }
+        deserializer.deserialize_map(Keys)
+    }
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 2_000, ..ProptestConfig::default() })]
 
@@ -96,10 +118,9 @@ proptest! {
     fn any_bytes_give_a_decision_document(bytes in prop::collection::vec(any::<u8>(), 0..300)) {
         let first = evaluate_json(&bytes);
         prop_assert_eq!(&first, &evaluate_json(&bytes));
-        let document = json::parse(&first, Duplicates::Reject).expect("a decision document is JSON");
-        let members = document.root().object();
-        let members = members.unwrap_or_else(|| panic!("not a JSON object: {}", String::from_utf8_lossy(&first)));
-        prop_assert_eq!(members.iter().map(|(k, _)| k).collect::<Vec<_>>(), KEYS);
+        let keys: TopLevelKeys = serde_json::from_slice(&first)
+            .unwrap_or_else(|e| panic!("not a JSON object ({e}): {}", String::from_utf8_lossy(&first)));
+        prop_assert_eq!(keys.0, KEYS);
     }
 
     /// Mutated requests (bytes flipped in a real one) still give a decision, deterministically.
@@ -207,28 +228,6 @@ proptest! {
         prop_assert_eq!(decision.to_json(), serde_json::to_vec(&decision).expect("serialisable"));
         decision.reason = reason;
         prop_assert_eq!(decision.to_json(), serde_json::to_vec(&decision).expect("serialisable"));
-    }
-
-    /// Strings are escaped as serde_json escapes them, whatever they hold.
-    #[test]
-    fn strings_are_escaped_as_serde_json_escapes_them(text in any::<String>(), controls in "[\\x00-\\x1f\"\\\\\u{7f}é😀a]{0,40}") {
-        for text in [&text, &controls] {
-            let mut ours = String::new();
-            json::write_string(&mut ours, text);
-            prop_assert_eq!(ours, serde_json::to_string(text).expect("serialisable"));
-        }
-    }
-
-    /// The reader accepts exactly what serde_json accepts, within the limits they share (no
-    /// duplicate members, at most 127 levels, numbers that fit an f64).
-    #[test]
-    fn the_reader_agrees_with_serde_json(text in "[\\[\\]{}\",:0-9a-z.eE+\\- \\\\u]{0,40}") {
-        let theirs = serde_json::from_str::<Value>(&text);
-        if let Err(e) = &theirs {
-            prop_assume!(!e.to_string().contains("number out of range"));
-        }
-        let ours = json::parse_str(&text, Duplicates::Keep);
-        prop_assert_eq!(ours.is_ok(), theirs.is_ok(), "{:?}: ours {:?}, serde_json {:?}", text, ours.err(), theirs.err());
     }
 }
 

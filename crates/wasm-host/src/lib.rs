@@ -5,7 +5,8 @@
 //! (see "Embedding the module" in the README for its ABI). This crate builds that module in its
 //! `build.rs`, embeds it ([`EMBEDDED_MODULE`]), and runs it. Every decision it gives comes from the
 //! module, through the module's ABI, so what it runs is exactly what a browser or any other engine
-//! runs; it links `lease-logic` only for the webhook's mapping of a pod's phase to a pod state.
+//! runs. The webhook server links `lease-logic` only for the core's conversation (ask, look the pod
+//! up, ask again) and its reading of what a lookup returned; every rule runs in the module.
 //!
 //! # Host, module, instance
 //!

@@ -293,13 +293,13 @@ async fn validate(state: &State, head: &hyper::http::request::Parts, body: &[u8]
 
 /// Runs the module, with one pod lookup when the decision asks for it.
 async fn review(state: &State, admission: &Admission<'_>) -> csplease_admission::Response {
-    let lookup = |namespace: String, name: String| async move {
-        let found = state.pods.state(&namespace, &name).await;
-        state.metrics.looked_up(found.label());
-        if let Some(error) = &found.error {
-            eprintln!("csplease-wasm: looking up pod {namespace}/{name} failed (counted as live): {error}");
+    let lookup = |pod: lease_logic::PodRef| async move {
+        let facts = state.pods.facts(pod.namespace(), pod.name()).await;
+        state.metrics.looked_up(lookup::label(&facts));
+        if let lease_logic::PodFacts::LookupFailed { error } = &facts {
+            eprintln!("csplease-wasm: looking up pod {pod} failed (counted as live): {error}");
         }
-        found.state.as_str()
+        facts
     };
     admission.judge(|request| state.evaluator.evaluate(request), lookup).await
 }

@@ -1,6 +1,6 @@
 //! `hold`, `release` and `status`: the tables of SPEC.md section 3, as typed functions.
 
-use crate::decision::{Action, Decision, Outcome};
+use crate::decision::{Action, Change, Decision, Outcome, Remedy};
 use crate::lease::{Lease, LeaseSlot, Reading};
 use crate::patch::{MissingResourceVersion, compare_and_swap};
 use crate::pod::{PodRef, PodState, PodStatus};
@@ -33,9 +33,10 @@ pub fn hold(observed: &Observed<'_>, claimant: &PodRef, holder: Option<&PodStatu
         ..Decision::bare(Some(Action::Hold), outcome, reason)
     };
     let take = |outcome, reason: String, counter: i64| {
+        let change = if outcome == Outcome::Acquired { Change::Acquired } else { Change::TakenOver };
         write(
             Action::Hold,
-            decision(outcome, reason),
+            Decision { change: Some(change), ..decision(outcome, reason) },
             observed,
             Lease { holder: claimant.as_str().to_owned(), leader_transition: counter },
         )
@@ -71,10 +72,13 @@ pub fn hold(observed: &Observed<'_>, claimant: &PodRef, holder: Option<&PodStatu
                     ["the lease is held by ", pod.as_str(), ": its pod's state is needed"].concat(),
                 )
             },
-            Some(state) if state.is_live() => decision(
-                Outcome::Denied,
-                ["the lease is held by ", pod.as_str(), ", which is ", liveness(state)].concat(),
-            ),
+            Some(state) if state.is_live() => Decision {
+                remedy: Some(Remedy::Wait),
+                ..decision(
+                    Outcome::Denied,
+                    ["the lease is held by ", pod.as_str(), ", which is ", state.liveness()].concat(),
+                )
+            },
             Some(state) => match next(lease) {
                 Some(n) => take(
                     Outcome::TakenOver,
@@ -93,21 +97,28 @@ pub fn hold(observed: &Observed<'_>, claimant: &PodRef, holder: Option<&PodStatu
             ),
             None => at_maximum(lease),
         },
-        Reading::Unidentifiable(lease) => decision(
-            Outcome::Invalid,
-            format!(
-                "the holder {:?} is not a pod reference NAMESPACE/NAME; use force to take the lease over",
-                lease.holder
-            ),
-        ),
+        Reading::Unidentifiable(lease) => Decision {
+            remedy: Some(Remedy::Force),
+            ..decision(
+                Outcome::Invalid,
+                format!(
+                    "the holder {:?} is not a pod reference NAMESPACE/NAME; use force to take the lease over",
+                    lease.holder
+                ),
+            )
+        },
         Reading::Malformed(problem) if force => take(
             Outcome::TakenOver,
             format!("forced: the lease annotation was unreadable ({problem}); {claimant} takes over"),
             1,
         ),
-        Reading::Malformed(problem) => {
-            decision(Outcome::Invalid, format!("the lease annotation is unreadable: {problem}; use force to repair it"))
-        }
+        Reading::Malformed(problem) => Decision {
+            remedy: Some(Remedy::Force),
+            ..decision(
+                Outcome::Invalid,
+                format!("the lease annotation is unreadable: {problem}; use force to repair it"),
+            )
+        },
     }
 }
 
@@ -121,48 +132,52 @@ pub fn release(observed: &Observed<'_>, claimant: Option<&PodRef>, force: bool) 
         before: reading.lease().cloned(),
         ..Decision::bare(Some(Action::Release), outcome, reason)
     };
-    let clear = |reason: String, counter: i64| {
+    let clear = |change, reason: String, counter: i64| {
         write(
             Action::Release,
-            decision(Outcome::Released, reason),
+            Decision { change: Some(change), ..decision(Outcome::Released, reason) },
             observed,
             Lease { holder: String::new(), leader_transition: counter },
         )
     };
+    let force_would = |decision: Decision| Decision { remedy: Some(Remedy::Force), ..decision };
     match &reading {
         Reading::Held(lease, pod) if claimant == Some(pod) => {
-            clear([pod.as_str(), " releases its lease"].concat(), lease.leader_transition)
+            clear(Change::Released, [pod.as_str(), " releases its lease"].concat(), lease.leader_transition)
         }
         Reading::Vacant => decision(Outcome::NotHeld, "the lease is vacant: nothing to release".into()),
         Reading::Released(_) => decision(Outcome::NotHeld, "the lease is already released".into()),
         Reading::Held(lease, pod) if force => clear(
+            Change::Broken,
             format!("forced: broke the lease of {pod} (leaderTransition {})", lease.leader_transition),
             lease.leader_transition,
         ),
-        Reading::Held(_, pod) => decision(
+        Reading::Held(_, pod) => force_would(decision(
             Outcome::Denied,
             match claimant {
                 Some(claimant) => format!("the lease is held by {pod}, not {claimant}; use force to break it"),
                 None => format!("the lease is held by {pod}; use force to break it"),
             },
-        ),
+        )),
         Reading::Unidentifiable(lease) if force => clear(
+            Change::Broken,
             format!("forced: broke the lease of {:?}, which is not a pod reference", lease.holder),
             lease.leader_transition,
         ),
-        Reading::Unidentifiable(lease) => decision(
+        Reading::Unidentifiable(lease) => force_would(decision(
             Outcome::Invalid,
             format!(
                 "the holder {:?} is not a pod reference NAMESPACE/NAME; use force to break the lease",
                 lease.holder
             ),
-        ),
+        )),
         Reading::Malformed(problem) if force => {
-            clear(format!("forced: cleared an unreadable lease annotation ({problem})"), 0)
+            clear(Change::Broken, format!("forced: cleared an unreadable lease annotation ({problem})"), 0)
         }
-        Reading::Malformed(problem) => {
-            decision(Outcome::Invalid, format!("the lease annotation is unreadable: {problem}; use force to clear it"))
-        }
+        Reading::Malformed(problem) => force_would(decision(
+            Outcome::Invalid,
+            format!("the lease annotation is unreadable: {problem}; use force to clear it"),
+        )),
     }
 }
 
@@ -181,7 +196,7 @@ pub fn status(observed: &Observed<'_>, holder: Option<&PodStatus>) -> Decision {
         Reading::Held(lease, pod) => {
             let state = PodStatus::of(holder, &lease.holder);
             let reason = match state {
-                Some(state) => ["the lease is held by ", pod.as_str(), ", which is ", liveness(state)].concat(),
+                Some(state) => ["the lease is held by ", pod.as_str(), ", which is ", state.liveness()].concat(),
                 None => ["the lease is held by ", pod.as_str()].concat(),
             };
             Decision { live: state.map(PodState::is_live), ..decision(Outcome::Held, reason) }
@@ -192,19 +207,6 @@ pub fn status(observed: &Observed<'_>, holder: Option<&PodStatus>) -> Decision {
         Reading::Malformed(problem) => {
             decision(Outcome::Invalid, format!("the lease annotation is unreadable: {problem}"))
         }
-    }
-}
-
-/// "live (Running)" or "dead (pod not found)": whether the pod is live, and why.
-pub(crate) fn liveness(state: PodState) -> &'static str {
-    match state {
-        PodState::Running => "live (Running)",
-        PodState::Pending => "live (Pending)",
-        PodState::Unknown => "live (Unknown)",
-        PodState::LookupFailed => "live (its lookup failed)",
-        PodState::Succeeded => "dead (Succeeded)",
-        PodState::Failed => "dead (Failed)",
-        PodState::NotFound => "dead (pod not found)",
     }
 }
 
@@ -231,7 +233,7 @@ mod tests {
     fn liveness_says_what_is_live_says() {
         for state in PodState::ALL {
             let word = if state.is_live() { "live" } else { "dead" };
-            assert_eq!(liveness(state), format!("{word} ({})", state.describe()));
+            assert_eq!(state.liveness(), format!("{word} ({})", state.describe()));
         }
     }
 }
