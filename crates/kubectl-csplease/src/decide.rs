@@ -5,7 +5,6 @@
 
 use std::io::{self, Read, Write};
 
-
 /// Decides every request in `input` and writes the decisions to `output`, one a line; returns
 /// how many it decided.
 ///

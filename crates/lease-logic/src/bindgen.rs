@@ -77,25 +77,10 @@ impl Conversation {
         String::from_utf8_lossy(&self.decision).into_owned()
     }
 
-    /// What the lookup of the pod [`Conversation::step`] named found, as JSON: `{"phase":"Running"}`
-    /// (a pod; `phase` absent when it has none), `{"notFound":true}` or `{"error":"..."}`.
-    /// Anything else counts as a failed lookup.
+    /// What the lookup of the pod [`Conversation::step`] named found, as JSON
+    /// ([`PodFacts::from_json`]).
     pub fn resume(&mut self, found: &str) {
-        let facts = crate::json::parse_str(found, crate::json::Duplicates::Reject)
-            .ok()
-            .and_then(|document| {
-                let fields = document.root().object()?;
-                let get = |name| fields.get(name).map(crate::json::Raw::decode);
-                Some(match (get("notFound"), get("error"), get("phase")) {
-                    (Some(crate::json::Json::Bool(true)), _, _) => PodFacts::NotFound,
-                    (_, Some(crate::json::Json::String(error)), _) => PodFacts::LookupFailed { error: error.into_owned() },
-                    (_, _, Some(crate::json::Json::String(phase))) => PodFacts::Found { phase: Some(phase.into_owned()) },
-                    (_, _, None | Some(crate::json::Json::Null)) => PodFacts::Found { phase: None },
-                    _ => return None,
-                })
-            })
-            .unwrap_or_else(|| PodFacts::LookupFailed { error: format!("unreadable lookup result {found:?}") });
-        self.settle(&facts);
+        self.settle(&PodFacts::from_json(found));
     }
 
     fn settle(&mut self, facts: &PodFacts) {

@@ -75,6 +75,33 @@ impl PodFacts {
         }
     }
 
+    /// Reads facts written as JSON: `{"phase":"Running"}` (a pod; `phase` absent or `null` when
+    /// it has none), `{"notFound":true}`, or `{"error":"..."}`. Anything else is a failed lookup
+    /// (which the core counts as live).
+    ///
+    /// ```
+    /// use lease_logic::{PodFacts, PodState};
+    /// assert_eq!(PodFacts::from_json(r#"{"phase":"Failed"}"#).state(), PodState::Failed);
+    /// assert_eq!(PodFacts::from_json(r#"{"notFound":true}"#), PodFacts::NotFound);
+    /// assert_eq!(PodFacts::from_json("{}").state(), PodState::Unknown);
+    /// assert_eq!(PodFacts::from_json("oops").state(), PodState::LookupFailed);
+    /// ```
+    pub fn from_json(text: &str) -> PodFacts {
+        let read = || {
+            let document = json::parse_str(text, Duplicates::Reject).ok()?;
+            let fields = document.root().object()?;
+            let get = |name| fields.get(name).map(json::Raw::decode);
+            Some(match (get("notFound"), get("error"), get("phase")) {
+                (Some(Json::Bool(true)), _, _) => PodFacts::NotFound,
+                (_, Some(Json::String(error)), _) => PodFacts::LookupFailed { error: error.into_owned() },
+                (_, _, Some(Json::String(phase))) => PodFacts::Found { phase: Some(phase.into_owned()) },
+                (_, _, None | Some(Json::Null)) => PodFacts::Found { phase: None },
+                _ => return None,
+            })
+        };
+        read().unwrap_or_else(|| PodFacts::LookupFailed { error: format!("unreadable lookup result {text:?}") })
+    }
+
     /// The facts as the state's owner would report them: `pod` with the state these facts give.
     pub fn status(&self, pod: PodRef) -> PodStatus {
         PodStatus { pod, state: self.state() }

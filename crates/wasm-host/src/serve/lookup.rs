@@ -37,7 +37,9 @@ impl PodLookup {
         match tokio::time::timeout(self.timeout, pods.get_opt(name)).await {
             Ok(Ok(Some(pod))) => PodFacts::Found { phase: pod.status.and_then(|s| s.phase) },
             Ok(Ok(None)) => PodFacts::NotFound,
-            Ok(Err(e)) => PodFacts::LookupFailed { error: e.to_string().split_whitespace().collect::<Vec<_>>().join(" ") },
+            Ok(Err(e)) => {
+                PodFacts::LookupFailed { error: e.to_string().split_whitespace().collect::<Vec<_>>().join(" ") }
+            }
             Err(_) => PodFacts::LookupFailed { error: format!("no answer within {} ms", self.timeout.as_millis()) },
         }
     }
