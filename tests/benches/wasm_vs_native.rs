@@ -7,7 +7,7 @@
 use std::hint::black_box;
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use wasm_host::{Config, Host};
+use wasm_sandbox::{Config, Host};
 
 fn request(name: &str) -> Vec<u8> {
     let case = csplease_tests::vectors::load()

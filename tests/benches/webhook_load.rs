@@ -191,7 +191,7 @@ fn release_binary() -> std::path::PathBuf {
     let root = csplease_tests::cluster::workspace_root();
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let status = std::process::Command::new(cargo)
-        .args(["build", "--quiet", "--release", "-p", "wasm-host", "--bin", "csplease-wasm"])
+        .args(["build", "--quiet", "--release", "-p", "csplease-wasm", "--bin", "csplease-wasm"])
         .current_dir(&root)
         .status()
         .expect("cargo runs");

@@ -19,7 +19,16 @@ pub fn dir() -> &'static PathBuf {
         let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
         let status = Command::new(cargo)
             .args(["build", "--quiet", "-j", "2"])
-            .args(["-p", "kubectl-csplease", "--bin", "kubectl-csplease", "-p", "wasm-host", "--bin", "csplease-wasm"])
+            .args([
+                "-p",
+                "kubectl-csplease",
+                "--bin",
+                "kubectl-csplease",
+                "-p",
+                "csplease-wasm",
+                "--bin",
+                "csplease-wasm",
+            ])
             .current_dir(&root)
             .status()
             .expect("cargo runs");

@@ -13,7 +13,7 @@ use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
-use wasm_host::{Config, Host, LeaseModule};
+use wasm_sandbox::{Config, Host, LeaseModule};
 
 const KEY: &str = "openebs.io/csp-lease";
 const KIB: usize = 1024;

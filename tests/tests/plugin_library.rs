@@ -6,8 +6,9 @@
 
 use std::sync::atomic::{AtomicU32, Ordering};
 
+use csp_lease::{Write, observe};
 use csplease_tests::cluster::{self, TestCluster};
-use kubectl_csplease::{Connected, Connection, CspLease, Write, observe};
+use kubectl_csplease::{Connected, Connection};
 use lease_logic::{DEFAULT_LEASE_KEY, Outcome, PodRef};
 use serde_json::{Value, json};
 
@@ -63,7 +64,7 @@ fn plugin_library_update_is_a_compare_and_swap() {
     let a: PodRef = format!("{ns}/pool-a").parse().expect("a pod");
     let b: PodRef = format!("{ns}/pool-b").parse().expect("a pod");
     let rt = runtime();
-    let lease = CspLease::connected(&connect(cluster, &rt));
+    let lease = connect(cluster, &rt).lease();
 
     rt.block_on(async {
         // A decides on what it read ...
@@ -111,8 +112,8 @@ fn plugin_library_requests_per_command() {
         let outcome = f();
         (outcome, connected.log.count() - before)
     };
-    let quiet = CspLease::connected(&connected).with_events(false);
-    let recorded = CspLease::connected(&connected);
+    let quiet = connected.lease().with_events(false);
+    let recorded = connected.lease();
 
     // The lease's own requests: hold is 2 without a lookup, 3 with one.
     assert_eq!(

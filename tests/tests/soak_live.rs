@@ -14,7 +14,7 @@
 //!   claimant reported, decided on exactly the version before it (its decision's `before`), so
 //!   no write was applied to a state it did not observe.
 //!
-//! The claimants use the plugin's library, [`kubectl_csplease::CspLease`], in-process: the same
+//! The claimants use the plugin's library, [`csp_lease::CspLease`], in-process: the same
 //! read-decide-write code `kubectl csplease hold/release` runs (the binary's `hold` is this call
 //! plus printing), without spawning two processes per operation, which on 2 cores would make
 //! the process start-up, not the lease, the load. The binary is driven through `kubectl` by
@@ -32,10 +32,11 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use csp_lease::{CspLease, Error, Report, Write};
 use csplease_tests::cluster::{self, TestCluster};
 use k8s_openapi::api::core::v1::Pod;
 use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
-use kubectl_csplease::{Connection, CspLease, Error, Report, Write};
+use kubectl_csplease::Connection;
 use lease_logic::PodRef;
 use serde_json::{Value, json};
 
@@ -432,7 +433,7 @@ fn soak_ten_pools_eighty_claimants_flipping_phases() {
         };
         let connected = connection.connect().await.expect("a client");
         // Events are recorded by plugin_live.rs; here they would only add a request per write.
-        let lease = CspLease::connected(&connected).with_events(false);
+        let lease = connected.lease().with_events(false);
         let world = Arc::new(World {
             namespace: id.clone(),
             pods: Api::namespaced(connected.client.clone(), &id),

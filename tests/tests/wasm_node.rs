@@ -16,7 +16,7 @@ fn node_runs_the_module_and_matches_native_byte_for_byte() {
     let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("wasm-node");
     std::fs::create_dir_all(&dir).expect("temp dir");
     let (module, requests, decisions) = (dir.join("lease.wasm"), dir.join("requests.bin"), dir.join("decisions.bin"));
-    std::fs::write(&module, wasm_host::EMBEDDED_MODULE).expect("write module");
+    std::fs::write(&module, wasm_sandbox::EMBEDDED_MODULE).expect("write module");
     let cases = load();
     std::fs::write(&requests, frame(cases.iter().map(|c| c.request.clone()))).expect("write requests");
 

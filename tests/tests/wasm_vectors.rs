@@ -3,7 +3,7 @@
 //! `expect`. The host runs the module it embeds, which is what `csplease-wasm module` writes out.
 
 use csplease_tests::vectors::{Case, differences, load};
-use wasm_host::{Config, Host};
+use wasm_sandbox::{Config, Host};
 
 /// Compares one runtime's decision with native and with `expect`; describes each difference.
 fn check(case: &Case, runtime: &str, decision: Result<Vec<u8>, String>, failures: &mut Vec<String>) {

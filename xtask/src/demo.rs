@@ -67,7 +67,7 @@ fn build_plugin() -> anyhow::Result<PathBuf> {
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| OsString::from("cargo"));
     let status = Command::new(cargo)
         .args(["build", "--quiet", "-p", "kubectl-csplease", "--bin", "kubectl-csplease"])
-        .args(["-p", "wasm-host", "--bin", "csplease-wasm"])
+        .args(["-p", "csplease-wasm", "--bin", "csplease-wasm"])
         .current_dir(&root)
         .status()
         .context("running cargo")?;

@@ -53,7 +53,8 @@ pub fn run() -> anyhow::Result<()> {
     // The live tests drive the plugin through the real kubectl, which finds it on PATH, and
     // register the webhook binary with the API server.
     steps.run("build the kubectl plugin and the webhook", || {
-        let bins = ["-p", "kubectl-csplease", "--bin", "kubectl-csplease", "-p", "wasm-host", "--bin", "csplease-wasm"];
+        let bins =
+            ["-p", "kubectl-csplease", "--bin", "kubectl-csplease", "-p", "csplease-wasm", "--bin", "csplease-wasm"];
         cargo(&root, ["build"].into_iter().chain(bins), &[])
     })?;
     let plugin_dir = target_dir(&root).join("debug");

@@ -2,7 +2,7 @@
 //! pinned `binaryen` npm package, and the module's rules (no imports, the ABI's exports, at most
 //! 100 KiB).
 //!
-//! `cargo xtask test` calls [`ensure_tools`] before anything builds `wasm-host` (whose `build.rs`
+//! `cargo xtask test` calls [`ensure_tools`] before anything builds `wasm-sandbox` (whose `build.rs`
 //! compiles and optimises the module), then [`check`].
 
 use std::path::{Path, PathBuf};
@@ -11,7 +11,7 @@ use std::process::Command;
 use anyhow::{Context, bail};
 
 // The build script's own rules and tool locations, so that both agree on them.
-#[path = "../../crates/wasm-host/build/module.rs"]
+#[path = "../../crates/wasm-sandbox/build/module.rs"]
 #[allow(dead_code)]
 pub(crate) mod module;
 
@@ -94,7 +94,7 @@ pub fn write_module(workspace: &Path) -> anyhow::Result<PathBuf> {
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let status = Command::new(cargo)
         .current_dir(workspace)
-        .args(["run", "--quiet", "-p", "wasm-host", "--bin", "csplease-wasm", "--", "module", "-o"])
+        .args(["run", "--quiet", "-p", "csplease-wasm", "--bin", "csplease-wasm", "--", "module", "-o"])
         .arg(&out)
         .status()
         .context("running cargo")?;

@@ -8,8 +8,8 @@ use kube::Client;
 use kube::client::ClientBuilder;
 use kube::config::{Config, KubeConfigOptions, Kubeconfig};
 
-use crate::error::Error;
 use crate::trace::RequestLog;
+use csp_lease::{CspLease, Error};
 
 /// kubectl's connection flags.
 #[derive(Debug, Clone, Default)]
@@ -48,6 +48,13 @@ pub struct Connected {
 impl std::fmt::Debug for Connected {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Connected").field("server", &self.server).field("namespace", &self.namespace).finish()
+    }
+}
+
+impl Connected {
+    /// Leases on this client's cluster, naming its server in errors.
+    pub fn lease(&self) -> CspLease {
+        CspLease::new(self.client.clone()).with_server(self.server.clone())
     }
 }
 

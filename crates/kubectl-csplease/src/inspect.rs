@@ -7,13 +7,32 @@
 //! CStorPool as read and its holder pod's state (`null` when no pod holds the lease). It never
 //! writes to the cluster. It listens on 127.0.0.1 only and answers only requests whose `Host` is
 //! that address (so no other web page can reach the cluster through it, DNS rebinding included).
+//!
+//! It runs on the project's HTTP stack (hyper 1 on tokio, as the webhook does): every
+//! connection is its own task, so a slow or idle client never holds up another request.
 
-use std::io::{Read as _, Write as _};
+use std::convert::Infallible;
+use std::io::Write as _;
 use std::time::Duration;
 
+use bytes::Bytes;
+use csp_lease::CspLease;
+use http_body_util::Full;
+use hyper::body::Incoming;
+use hyper::header::{CACHE_CONTROL, CONTENT_SECURITY_POLICY, CONTENT_TYPE, HOST, HeaderValue, X_CONTENT_TYPE_OPTIONS};
+use hyper::{Method, Request, Response, StatusCode};
+use hyper_util::rt::{TokioIo, TokioTimer};
 use serde_json::{Value, json};
+use tokio::net::TcpListener;
 
-use crate::lease::CspLease;
+/// How long a client may take to send a request's head.
+const HEADER_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The largest request head read (a request's head is a few hundred bytes).
+const MAX_HEAD: usize = 64 * 1024;
+
+/// The page's Content-Security-Policy: its own files only, and its WASM module.
+const CSP: &str = "default-src 'self'; script-src 'self' 'unsafe-inline' 'wasm-unsafe-eval'; style-src 'self'";
 
 /// One file of the page: its path, content type and bytes.
 type Asset = (&'static str, &'static str, &'static [u8]);
@@ -43,71 +62,71 @@ pub async fn serve(lease: &CspLease, context: &str, port: u16) -> Result<(), Str
                 .into(),
         );
     }
-    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
-        .await
-        .map_err(|e| format!("cannot listen on 127.0.0.1:{port}: {e}"))?;
+    let listener =
+        TcpListener::bind(("127.0.0.1", port)).await.map_err(|e| format!("cannot listen on 127.0.0.1:{port}: {e}"))?;
     let port = listener.local_addr().map_err(|e| e.to_string())?.port();
     println!("Serving the lease inspector at http://127.0.0.1:{port}/ (read-only; Ctrl-C stops it)");
     let _ = std::io::stdout().flush();
+    serve_on(listener, lease.clone(), context.to_owned()).await
+}
+
+/// What every connection's requests are answered from.
+struct Site {
+    lease: CspLease,
+    context: String,
+    port: u16,
+}
+
+/// Answers the connections `listener` accepts, each in its own task, until accepting fails.
+async fn serve_on(listener: TcpListener, lease: CspLease, context: String) -> Result<(), String> {
+    let port = listener.local_addr().map_err(|e| e.to_string())?.port();
+    let site = std::sync::Arc::new(Site { lease, context, port });
+    let mut http = hyper::server::conn::http1::Builder::new();
+    http.timer(TokioTimer::new()).header_read_timeout(HEADER_TIMEOUT).max_buf_size(MAX_HEAD);
     loop {
         let (stream, _) = listener.accept().await.map_err(|e| format!("accepting a connection: {e}"))?;
-        // One small request at a time: read it with plain blocking I/O, bounded by a timeout.
-        let Ok(mut stream) = stream.into_std() else { continue };
-        let _ = stream.set_nonblocking(false);
-        let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
-        let _ = stream.set_write_timeout(Some(Duration::from_secs(5)));
-        let response = match read_request(&mut stream) {
-            Some((method, path, host)) => respond(lease, context, port, &method, &path, &host).await,
-            None => response(400, "text/plain", b"bad request".to_vec()),
-        };
-        let _ = stream.write_all(&response);
+        let (site, http) = (site.clone(), http.clone());
+        tokio::spawn(async move {
+            let service = hyper::service::service_fn(move |request: Request<Incoming>| {
+                let site = site.clone();
+                async move { Ok::<_, Infallible>(respond(&site, &request).await) }
+            });
+            // A client that goes away or sends garbage only ends its own connection.
+            let _ = http.serve_connection(TokioIo::new(stream), service).await;
+        });
     }
 }
 
-/// The method, path (without the query) and `Host` of a request, or `None` when it is not one.
-fn read_request(stream: &mut std::net::TcpStream) -> Option<(String, String, String)> {
-    let mut buffer = Vec::new();
-    let mut chunk = [0u8; 4096];
-    while !buffer.windows(4).any(|w| w == b"\r\n\r\n") {
-        let n = stream.read(&mut chunk).ok().filter(|&n| n > 0)?;
-        buffer.extend_from_slice(&chunk[..n]);
-        if buffer.len() > 64 * 1024 {
-            return None;
-        }
-    }
-    let head = String::from_utf8_lossy(&buffer);
-    let mut lines = head.split("\r\n");
-    let mut first = lines.next()?.split(' ');
-    let (method, target) = (first.next()?.to_owned(), first.next()?);
-    let path = target.split('?').next().unwrap_or("/").to_owned();
-    let host = lines
-        .find_map(|l| {
-            l.split_once(':').filter(|(k, _)| k.eq_ignore_ascii_case("host")).map(|(_, v)| v.trim().to_owned())
-        })
-        .unwrap_or_default();
-    Some((method, path, host))
-}
-
-async fn respond(lease: &CspLease, context: &str, port: u16, method: &str, path: &str, host: &str) -> Vec<u8> {
+async fn respond(site: &Site, request: &Request<Incoming>) -> Response<Full<Bytes>> {
+    let host = request.headers().get(HOST).and_then(|h| h.to_str().ok()).unwrap_or_default();
+    let port = site.port;
     if host != format!("127.0.0.1:{port}") && host != format!("localhost:{port}") {
-        return response(403, "text/plain", b"forbidden: use http://127.0.0.1 with this port".to_vec());
+        return response(
+            StatusCode::FORBIDDEN,
+            "text/plain",
+            b"forbidden: use http://127.0.0.1 with this port".to_vec(),
+        );
     }
-    if method != "GET" && method != "HEAD" {
-        return response(405, "text/plain", b"read-only: GET only".to_vec());
+    let method = request.method();
+    if method != Method::GET && method != Method::HEAD {
+        return response(StatusCode::METHOD_NOT_ALLOWED, "text/plain", b"read-only: GET only".to_vec());
     }
+    let path = request.uri().path();
     if path == "/api/csps" {
-        return match csps(lease, context).await {
-            Ok(body) => response(200, "application/json", body.to_string().into_bytes()),
-            Err(e) => response(502, "application/json", json!({ "error": e }).to_string().into_bytes()),
+        return match csps(&site.lease, &site.context).await {
+            Ok(body) => response(StatusCode::OK, "application/json", body.to_string().into_bytes()),
+            Err(e) => {
+                response(StatusCode::BAD_GATEWAY, "application/json", json!({ "error": e }).to_string().into_bytes())
+            }
         };
     }
     let path = if path == "/index.html" { "/" } else { path };
     match ASSETS.iter().find(|(p, _, _)| *p == path) {
         Some((_, content_type, body)) => {
-            let body = if method == "HEAD" { Vec::new() } else { body.to_vec() };
-            response(200, content_type, body)
+            let body = if method == Method::HEAD { Vec::new() } else { body.to_vec() };
+            response(StatusCode::OK, content_type, body)
         }
-        None => response(404, "text/plain", b"not found".to_vec()),
+        None => response(StatusCode::NOT_FOUND, "text/plain", b"not found".to_vec()),
     }
 }
 
@@ -131,22 +150,85 @@ async fn csps(lease: &CspLease, context: &str) -> Result<Value, String> {
     Ok(json!({ "context": context, "leaseKey": lease.lease_key(), "items": items }))
 }
 
-fn response(code: u16, content_type: &str, body: Vec<u8>) -> Vec<u8> {
-    let reason = match code {
-        200 => "OK",
-        400 => "Bad Request",
-        403 => "Forbidden",
-        404 => "Not Found",
-        405 => "Method Not Allowed",
-        _ => "Bad Gateway",
-    };
-    let mut out = format!(
-        "HTTP/1.1 {code} {reason}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nCache-Control: no-store\r\n\
-         X-Content-Type-Options: nosniff\r\nContent-Security-Policy: default-src 'self'; script-src 'self' 'unsafe-inline' 'wasm-unsafe-eval'; style-src 'self'\r\n\
-         Connection: close\r\n\r\n",
-        body.len()
-    )
-    .into_bytes();
-    out.extend_from_slice(&body);
-    out
+fn response(status: StatusCode, content_type: &'static str, body: Vec<u8>) -> Response<Full<Bytes>> {
+    let mut response = Response::new(Full::new(Bytes::from(body)));
+    *response.status_mut() = status;
+    let headers = response.headers_mut();
+    headers.insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
+    headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    headers.insert(X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    headers.insert(CONTENT_SECURITY_POLICY, HeaderValue::from_static(CSP));
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    use tokio::net::TcpStream;
+
+    /// A page server whose cluster is a closed port: `/api/csps` fails, the rest is the server's own.
+    async fn server() -> u16 {
+        let config = kube::Config::new("http://127.0.0.1:1".parse().expect("a URL"));
+        let client = kube::Client::try_from(config).expect("a client");
+        let listener = TcpListener::bind(("127.0.0.1", 0)).await.expect("a free port");
+        let port = listener.local_addr().expect("bound").port();
+        tokio::spawn(serve_on(listener, CspLease::new(client), "test".into()));
+        port
+    }
+
+    /// Sends `head` plus `Connection: close` and the blank line; returns the whole answer.
+    async fn finish(mut stream: TcpStream, head: &str) -> String {
+        stream.write_all(format!("{head}Connection: close\r\n\r\n").as_bytes()).await.expect("sent");
+        let mut answer = Vec::new();
+        stream.read_to_end(&mut answer).await.expect("answered");
+        String::from_utf8_lossy(&answer).into_owned()
+    }
+
+    async fn ask(port: u16, head: &str) -> String {
+        finish(TcpStream::connect(("127.0.0.1", port)).await.expect("connected"), head).await
+    }
+
+    #[tokio::test]
+    async fn only_gets_for_its_own_address_are_answered() {
+        let port = server().await;
+        let other = ask(port, &format!("GET / HTTP/1.1\r\nHost: evil.example:{port}\r\n")).await;
+        assert!(other.starts_with("HTTP/1.1 403 "), "{other}");
+        assert!(other.ends_with("forbidden: use http://127.0.0.1 with this port"), "{other}");
+        let post =
+            ask(port, &format!("POST /api/csps HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Length: 0\r\n")).await;
+        assert!(post.starts_with("HTTP/1.1 405 "), "{post}");
+        let missing = ask(port, &format!("GET /nothing-here HTTP/1.1\r\nHost: localhost:{port}\r\n")).await;
+        assert!(missing.starts_with("HTTP/1.1 404 "), "{missing}");
+        assert!(missing.contains("\r\ncache-control: no-store\r\n"), "{missing}");
+        assert!(missing.contains("\r\nx-content-type-options: nosniff\r\n"), "{missing}");
+        assert!(missing.contains("\r\ncontent-security-policy: default-src 'self';"), "{missing}");
+    }
+
+    #[tokio::test]
+    async fn a_cluster_that_is_gone_is_a_bad_gateway_with_the_error() {
+        let port = server().await;
+        let answer = ask(port, &format!("GET /api/csps?x=1 HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n")).await;
+        assert!(answer.starts_with("HTTP/1.1 502 "), "{answer}");
+        assert!(answer.contains("content-type: application/json"), "{answer}");
+        assert!(answer.contains(r#"{"error":"#), "{answer}");
+    }
+
+    #[tokio::test]
+    async fn a_client_that_stalls_holds_up_no_other() {
+        let port = server().await;
+        // The first client sends half a request head and stops.
+        let mut stalled = TcpStream::connect(("127.0.0.1", port)).await.expect("connected");
+        stalled
+            .write_all(format!("GET /nothing-here HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n").as_bytes())
+            .await
+            .expect("sent");
+        // Another is answered meanwhile: a server reading one request at a time would wait for
+        // the first one's timeout, and then answer the first with an error.
+        let other = ask(port, &format!("GET /nothing-here HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n")).await;
+        assert!(other.starts_with("HTTP/1.1 404 "), "{other}");
+        // The first is still being read, and is answered once it is complete.
+        let first = finish(stalled, "").await;
+        assert!(first.starts_with("HTTP/1.1 404 "), "{first}");
+    }
 }

@@ -9,7 +9,7 @@ use k8s_openapi::jiff::Timestamp;
 use lease_logic::{Decision, Outcome, PodRef, Reading};
 use serde::Serialize;
 
-use crate::lease::{HolderPod, PoolStatus, Report, Write};
+use csp_lease::{HolderPod, PoolStatus, Report, Write};
 
 /// How a CStorPool is named in messages, as kubectl names it: `cstorpool.openebs.io/NAME`.
 pub fn object_name(csp: &str) -> String {

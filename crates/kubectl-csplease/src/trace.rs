@@ -14,6 +14,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
+use csp_lease::TimedOut;
 use http::{Request, Response};
 use tower::{BoxError, Layer, Service};
 
@@ -49,18 +50,6 @@ impl RequestLog {
         self.shared.verbosity
     }
 }
-
-/// A request took longer than `--request-timeout`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct TimedOut(pub Duration);
-
-impl fmt::Display for TimedOut {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "no answer within the request timeout ({:?})", self.0)
-    }
-}
-
-impl std::error::Error for TimedOut {}
 
 impl<S> Layer<S> for RequestLog {
     type Service = Logged<S>;

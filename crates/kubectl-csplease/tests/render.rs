@@ -3,10 +3,10 @@
 
 use std::collections::HashMap;
 
+use csp_lease::{HolderPod, PoolStatus, Report, Write, observe};
 use k8s_openapi::jiff::Timestamp;
 use kube::api::DynamicObject;
 use kubectl_csplease::render::{self, human_duration};
-use kubectl_csplease::{HolderPod, PoolStatus, Report, Write, observe};
 use lease_logic::{DEFAULT_LEASE_KEY, PodRef, PodState};
 use serde_json::json;
 

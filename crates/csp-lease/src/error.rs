@@ -2,9 +2,8 @@
 //! do. A lease that is denied or invalid is not an error: it is a [`Decision`](lease_logic::Decision)
 //! in the [`Report`](crate::Report).
 
+use std::fmt;
 use std::time::Duration;
-
-use crate::trace::TimedOut;
 
 /// An error from the cluster, the kubeconfig or the transport.
 #[derive(Debug, thiserror::Error)]
@@ -193,6 +192,19 @@ impl Error {
         }
     }
 }
+
+/// A request took longer than its limit. A client layer that bounds each request (the plugin's
+/// `--request-timeout`) fails with it; [`Error`] names it [`Error::Timeout`] with the limit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TimedOut(pub Duration);
+
+impl fmt::Display for TimedOut {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "no answer within the request timeout ({:?})", self.0)
+    }
+}
+
+impl std::error::Error for TimedOut {}
 
 /// What a request was about, to name it in errors.
 #[derive(Debug, Clone, Copy)]

@@ -4,7 +4,7 @@
 /// member `null`, members in the SPEC's order, written compactly as serde_json writes it.
 ///
 /// ```
-/// let d = wasm_host::invalid_decision("the lease module trapped: \"unreachable\"");
+/// let d = wasm_sandbox::invalid_decision("the lease module trapped: \"unreachable\"");
 /// assert_eq!(
 ///     String::from_utf8(d).unwrap(),
 ///     r#"{"action":null,"outcome":"invalid","reason":"the lease module trapped: \"unreachable\"","before":null,"after":null,"annotation":null,"patch":null,"lookup":null,"live":null}"#

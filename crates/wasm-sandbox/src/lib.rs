@@ -5,8 +5,9 @@
 //! (see "Embedding the module" in the README for its ABI). This crate builds that module in its
 //! `build.rs`, embeds it ([`EMBEDDED_MODULE`]), and runs it. Every decision it gives comes from the
 //! module, through the module's ABI, so what it runs is exactly what a browser or any other engine
-//! runs. The webhook server links `lease-logic` only for the core's conversation (ask, look the pod
-//! up, ask again) and its reading of what a lookup returned; every rule runs in the module.
+//! runs. It does not link `lease-logic` natively, and carries no HTTP server, Kubernetes client or
+//! metrics: an embedder compiles wasmtime and the module, nothing else. The admission webhook
+//! (`csplease-wasm serve`) lives in the `csplease-wasm` crate, on top of this one.
 //!
 //! # Host, module, instance
 //!
@@ -26,17 +27,15 @@
 //! are not JSON, the answer is a decision with outcome `invalid` and a reason, and the host goes
 //! on serving. [`LeaseModule::warm`] keeps one instance between requests for throughput.
 //!
-//! # Policy engines
+//! # JSON Lines
 //!
-//! `csplease-wasm eval` is a JSON Lines evaluator ([`eval_lines`]); `csplease-wasm serve` is a
-//! ValidatingAdmissionWebhook ([`serve`], with its pure envelope handling in the
-//! `csplease-admission` crate) that
-//! puts the module's `review` in front of every write to a CStorPool.
+//! [`eval_lines`] evaluates a stream of requests, one a line, on several threads, writing the
+//! decisions in input order (`csplease-wasm eval`).
 //!
 //! # Example
 //!
 //! ```
-//! use wasm_host::{Config, Host};
+//! use wasm_sandbox::{Config, Host};
 //!
 //! let host = Host::new(Config::default())?;
 //! let module = host.load_embedded()?;
@@ -59,7 +58,6 @@ mod decision;
 mod error;
 mod eval;
 mod host;
-pub mod serve;
 
 pub use cache::CacheStatus;
 pub use config::{Config, default_cache_dir};

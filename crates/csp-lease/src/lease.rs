@@ -9,7 +9,6 @@ use k8s_openapi::jiff::Timestamp;
 use kube::api::{Api, ApiResource, DynamicObject, ListParams};
 use lease_logic::{Decision, LeaseSlot, Observed, Outcome, PodRef, PodState, PodStatus, Reading};
 
-use crate::connect::Connected;
 use crate::error::{Error, Target, classify};
 use crate::events::{self, LeaseEvent};
 
@@ -245,9 +244,10 @@ impl CspLease {
         }
     }
 
-    /// Leases over a [`Connected`] client (names its server in errors).
-    pub fn connected(connected: &Connected) -> Self {
-        CspLease { server: connected.server.clone(), ..CspLease::new(connected.client.clone()) }
+    /// Names the API server as `server` (its URL) in errors, instead of "the API server".
+    pub fn with_server(mut self, server: impl Into<String>) -> Self {
+        self.server = server.into();
+        self
     }
 
     /// Uses annotation `key` for the lease.

@@ -4,7 +4,7 @@
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-use wasm_host::{Config, Error, EvalError, Host};
+use wasm_sandbox::{Config, Error, EvalError, Host};
 
 const GOOD_REQUEST: &[u8] =
     br#"{"action":"hold","claimant":"openebs/pool-a","object":{"metadata":{"name":"csp-1","resourceVersion":"7"}}}"#;

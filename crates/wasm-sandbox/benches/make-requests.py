@@ -2,7 +2,7 @@
 """Writes N request documents as JSON Lines, cycling through the conformance vectors that have a
 `request` (not `requestText`), for the `csplease-wasm eval` throughput figure in BENCHMARKS.md.
 
-    python3 crates/wasm-host/benches/make-requests.py 100000 > requests.jsonl
+    python3 crates/wasm-sandbox/benches/make-requests.py 100000 > requests.jsonl
 """
 import json
 import pathlib

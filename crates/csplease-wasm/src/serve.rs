@@ -35,9 +35,9 @@ use tokio::net::TcpListener;
 
 pub use lookup::PodLookup;
 
-use crate::{LeaseModule, WarmInstance};
 use csplease_admission::{Admission, MAX_BODY};
 use metrics::Metrics;
+use wasm_sandbox::{LeaseModule, WarmInstance};
 
 /// How long a client has to finish its TLS handshake.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);

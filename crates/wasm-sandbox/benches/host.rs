@@ -8,7 +8,7 @@ use std::hint::black_box;
 use std::time::Duration;
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use wasm_host::{CacheStatus, Config, Host};
+use wasm_sandbox::{CacheStatus, Config, Host};
 
 /// The vectors the benchmarks evaluate, by name.
 const CASES: [(&str, &str); 2] =

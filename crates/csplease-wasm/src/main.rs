@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
-use wasm_host::{Config, EvalOptions, Host, LeaseModule};
+use wasm_sandbox::{Config, EvalOptions, Host, LeaseModule};
 
 /// Evaluates csplease lease requests in the sandboxed WASM module.
 #[derive(Parser)]
@@ -110,7 +110,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Module { ref output } => {
             let bytes = match &cli.module {
                 Some(path) => std::fs::read(path).with_context(|| format!("reading {}", path.display()))?,
-                None => wasm_host::EMBEDDED_MODULE.to_vec(),
+                None => wasm_sandbox::EMBEDDED_MODULE.to_vec(),
             };
             if output.as_os_str() == "-" {
                 std::io::stdout().write_all(&bytes).context("writing the module to stdout")?;
@@ -140,8 +140,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 .context("starting the async runtime")?;
             runtime.block_on(async {
                 let client = kube_client(kubeconfig.as_deref()).await.context("setting up pod lookups")?;
-                let pods = wasm_host::serve::PodLookup::new(client, Duration::from_millis(lookup_timeout_ms));
-                let options = wasm_host::serve::ServeOptions {
+                let pods = csplease_wasm::serve::PodLookup::new(client, Duration::from_millis(lookup_timeout_ms));
+                let options = csplease_wasm::serve::ServeOptions {
                     addr,
                     tls_cert: tls_cert.clone(),
                     tls_key: tls_key.clone(),
@@ -149,7 +149,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                     warm,
                     threads,
                 };
-                wasm_host::serve::serve(options, module, pods, stop_signal()).await?;
+                csplease_wasm::serve::serve(options, module, pods, stop_signal()).await?;
                 Ok(())
             })
         }
@@ -157,7 +157,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             anyhow::ensure!(jobs >= 1, "--jobs must be at least 1");
             let module = load(&cli, jobs, 100)?;
             let input = std::io::stdin().lock();
-            wasm_host::eval_lines(&module, input, std::io::stdout(), EvalOptions { jobs, warm })
+            wasm_sandbox::eval_lines(&module, input, std::io::stdout(), EvalOptions { jobs, warm })
                 .context("evaluating requests")?;
             Ok(())
         }
@@ -170,7 +170,7 @@ fn load(cli: &Cli, max_concurrency: usize, default_deadline_ms: u64) -> anyhow::
         deadline: Duration::from_millis(cli.deadline_ms.unwrap_or(default_deadline_ms)),
         memory_limit: cli.memory_limit_mib.checked_mul(1 << 20).context("--memory-limit-mib is too large")?,
         max_concurrency,
-        cache_dir: if cli.no_cache { None } else { cli.cache_dir.clone().or_else(wasm_host::default_cache_dir) },
+        cache_dir: if cli.no_cache { None } else { cli.cache_dir.clone().or_else(wasm_sandbox::default_cache_dir) },
     };
     let host = Host::new(config)?;
     Ok(match &cli.module {

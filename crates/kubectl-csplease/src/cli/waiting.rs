@@ -1,0 +1,147 @@
+//! `hold --wait`: try again while a live pod holds the lease or the API server is unreachable,
+//! slow or failing, until `--timeout`, showing progress on stderr.
+
+use std::io::Write as _;
+use std::time::{Duration, Instant};
+
+use csp_lease::{CspLease, Error, Report};
+use lease_logic::{Outcome, PodRef};
+
+use super::output::{fail, finish, one_line, write_error};
+use super::{Env, Exit, Flags};
+use crate::render;
+
+pub(super) async fn hold(
+    lease: &CspLease,
+    csp: &str,
+    claimant: &PodRef,
+    force: bool,
+    wait: Option<Duration>,
+    flags: &Flags,
+    env: &Env,
+) -> Exit {
+    let started = Instant::now();
+    let mut progress = Progress::new(env.terminal);
+    // With --wait: why the last round did not take the lease, and the exit code if it was the
+    // last one (3 for a live holder, 1 for a server that failed).
+    let mut last: Option<(Exit, String)> = None;
+    loop {
+        let remaining = wait.map(|limit| limit.saturating_sub(started.elapsed()));
+        if let (Some(limit), Some(Duration::ZERO)) = (wait, remaining)
+            && let Some((code, reason)) = last.take()
+        {
+            progress.finish();
+            let error = Error::WaitTimedOut { name: csp.to_owned(), after: limit, reason };
+            return fail(&error.to_string(), code);
+        }
+        // With --wait, its limit bounds every attempt too: a server that never answers cannot
+        // hold the command past --timeout.
+        let attempt = lease.hold(csp, claimant, force);
+        let result = match (wait, remaining.filter(|r| !r.is_zero())) {
+            (Some(limit), Some(remaining)) => match tokio::time::timeout(remaining, attempt).await {
+                Ok(result) => result,
+                Err(_) => {
+                    progress.finish();
+                    let reason = "the API server did not answer; the lease may or may not have been written".to_owned();
+                    let error = Error::WaitTimedOut { name: csp.to_owned(), after: limit, reason };
+                    return fail(&error.to_string(), Exit::Error);
+                }
+            },
+            _ => attempt.await,
+        };
+        let report = match result {
+            Ok(report) => report,
+            // --wait rides out a restarting or overloaded API server: the next round reads the
+            // CStorPool again and decides again, so nothing is ever resent blindly.
+            Err(e) if wait.is_some() && e.is_transient() => {
+                progress.show_error(csp, &e);
+                last = Some((Exit::Error, e.to_string()));
+                tokio::time::sleep(poll(wait.map(|limit| limit.saturating_sub(started.elapsed())))).await;
+                continue;
+            }
+            Err(e) => {
+                progress.finish();
+                return fail(&e.to_string(), write_error(&e));
+            }
+        };
+        if wait.is_none() || report.decision.outcome != Outcome::Denied {
+            progress.finish();
+            return finish(&report, Some(claimant), force, flags);
+        }
+        progress.show(&report);
+        last = Some((Exit::Denied, report.decision.reason));
+        tokio::time::sleep(poll(wait.map(|limit| limit.saturating_sub(started.elapsed())))).await;
+    }
+}
+
+/// The pause between two rounds of `hold --wait`: 1 to 1.5 s, and never past its limit.
+fn poll(remaining: Option<Duration>) -> Duration {
+    let poll = Duration::from_millis(1000 + fastrand::u64(0..500));
+    remaining.map_or(poll, |r| poll.min(r))
+}
+
+/// `hold --wait`'s progress: one line rewritten in place on a terminal, plain lines otherwise
+/// (when the holder changes, and every 30 s).
+struct Progress {
+    terminal: bool,
+    holder: Option<(String, Instant)>,
+    last_line: Option<Instant>,
+    last_error: Option<String>,
+    drawn: bool,
+}
+
+impl Progress {
+    fn new(terminal: bool) -> Self {
+        Progress { terminal, holder: None, last_line: None, last_error: None, drawn: false }
+    }
+
+    fn show(&mut self, report: &Report) {
+        let holder = report.decision.before.as_ref().map_or_else(String::new, |l| l.holder.clone());
+        let changed = self.holder.as_ref().is_none_or(|(h, _)| *h != holder);
+        if changed {
+            self.holder = Some((holder.clone(), Instant::now()));
+        }
+        let since = self.holder.as_ref().map_or(Duration::ZERO, |(_, t)| t.elapsed());
+        let phase = report.holder.as_ref().map_or_else(String::new, |h| format!(" ({})", h.state));
+        let line = format!(
+            "waiting for {}: held by {holder}{phase} for {}",
+            render::object_name(&report.csp),
+            render::human_duration(i64::try_from(since.as_secs()).unwrap_or(i64::MAX))
+        );
+        let mut err = std::io::stderr().lock();
+        if self.terminal {
+            let _ = write!(err, "\r\x1b[2K{line}");
+            let _ = err.flush();
+            self.drawn = true;
+        } else if changed || self.last_line.is_none_or(|t| t.elapsed() >= Duration::from_secs(30)) {
+            let _ = writeln!(err, "{line}");
+            self.last_line = Some(Instant::now());
+        }
+    }
+
+    /// A round that failed with an error `hold --wait` rides out.
+    fn show_error(&mut self, csp: &str, error: &Error) {
+        let line = format!("waiting for {}: {}", render::object_name(csp), one_line(&error.to_string()));
+        let mut err = std::io::stderr().lock();
+        if self.terminal {
+            let _ = write!(err, "\r\x1b[2K{line}");
+            let _ = err.flush();
+            self.drawn = true;
+        } else if self.last_error.as_deref() != Some(line.as_str())
+            || self.last_line.is_none_or(|t| t.elapsed() >= Duration::from_secs(30))
+        {
+            let _ = writeln!(err, "{line}");
+            self.last_line = Some(Instant::now());
+        }
+        self.last_error = Some(line);
+        // The next report that shows a holder is news again.
+        self.holder = None;
+    }
+
+    fn finish(&mut self) {
+        if self.drawn {
+            let _ = write!(std::io::stderr(), "\r\x1b[2K");
+            self.drawn = false;
+        }
+    }
+}
