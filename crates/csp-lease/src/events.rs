@@ -5,7 +5,7 @@ use k8s_openapi::api::core::v1::{Event, EventSource, ObjectReference};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, Time};
 use k8s_openapi::jiff::Timestamp;
 use kube::api::{DynamicObject, PostParams};
-use lease_logic::{Decision, Outcome, PodRef};
+use lease_logic::{Change, Decision, PodRef};
 
 /// The component named in events and field managers.
 pub const COMPONENT: &str = "kubectl-csplease";
@@ -13,66 +13,26 @@ pub const COMPONENT: &str = "kubectl-csplease";
 /// Events of cluster-scoped objects live in this namespace, as client-go's recorder puts them.
 pub const EVENT_NAMESPACE: &str = "default";
 
-/// The reason an event gives for a lease write.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum LeaseEvent {
-    /// A vacant or released lease was acquired.
-    Acquired,
-    /// The lease of a dead holder (or, forced, an unreadable lease) was taken over.
-    TakenOver,
-    /// The holder released its lease.
-    Released,
-    /// Someone else's lease (or an unreadable one) was broken with `--force`.
-    Broken,
+/// What a lease write records: the core's [`Change`] (its reason is
+/// [`Change::event_reason`]).
+pub type LeaseEvent = Change;
+
+/// `Normal`, or `Warning` for a change that overrides another pod's claim (a takeover, a broken
+/// lease).
+pub fn kind(change: Change) -> &'static str {
+    if change.overrides_another() { "Warning" } else { "Normal" }
 }
 
-impl LeaseEvent {
-    /// The event of a decision that writes; `None` for one that does not.
-    pub fn of(decision: &Decision, claimant: Option<&PodRef>) -> Option<LeaseEvent> {
-        decision.patch.as_ref()?;
-        match decision.outcome {
-            Outcome::Acquired => Some(LeaseEvent::Acquired),
-            Outcome::TakenOver => Some(LeaseEvent::TakenOver),
-            Outcome::Released => {
-                let own = match (&decision.before, claimant) {
-                    (Some(before), Some(claimant)) => claimant.is(&before.holder),
-                    _ => false,
-                };
-                Some(if own { LeaseEvent::Released } else { LeaseEvent::Broken })
-            }
-            _ => None,
-        }
-    }
-
-    /// The event's `reason`.
-    pub fn reason(self) -> &'static str {
-        match self {
-            LeaseEvent::Acquired => "LeaseAcquired",
-            LeaseEvent::TakenOver => "LeaseTakenOver",
-            LeaseEvent::Released => "LeaseReleased",
-            LeaseEvent::Broken => "LeaseBroken",
-        }
-    }
-
-    /// `Normal`, or `Warning` for a takeover or a broken lease.
-    pub fn kind(self) -> &'static str {
-        match self {
-            LeaseEvent::Acquired | LeaseEvent::Released => "Normal",
-            LeaseEvent::TakenOver | LeaseEvent::Broken => "Warning",
-        }
-    }
-
-    /// The message: old and new holder, the counter, and the core's reason.
-    pub fn message(self, decision: &Decision) -> String {
-        let holder = |h: Option<&str>| match h {
-            Some(h) if !lease_logic::is_blank(h) => h.to_owned(),
-            _ => "<none>".to_owned(),
-        };
-        let old = holder(decision.before.as_ref().map(|l| l.holder.as_str()));
-        let new = holder(decision.after.as_ref().map(|l| l.holder.as_str()));
-        let counter = decision.after.as_ref().map_or(0, |l| l.leader_transition);
-        format!("holder {old} -> {new}, leaderTransition {counter}: {}", decision.reason)
-    }
+/// The message: old and new holder, the counter, and the core's reason.
+pub fn message(decision: &Decision) -> String {
+    let holder = |h: Option<&str>| match h {
+        Some(h) if !lease_logic::is_blank(h) => h.to_owned(),
+        _ => "<none>".to_owned(),
+    };
+    let old = holder(decision.before.as_ref().map(|l| l.holder.as_str()));
+    let new = holder(decision.after.as_ref().map(|l| l.holder.as_str()));
+    let counter = decision.after.as_ref().map_or(0, |l| l.leader_transition);
+    format!("holder {old} -> {new}, leaderTransition {counter}: {}", decision.reason)
 }
 
 /// The Event recording `event` on `csp`; `claimant` is the pod on whose behalf it was written.
@@ -100,9 +60,9 @@ pub fn build(csp: &DynamicObject, event: LeaseEvent, decision: &Decision, claima
             name: Some(pod.name().to_owned()),
             ..ObjectReference::default()
         }),
-        reason: Some(event.reason().to_owned()),
-        message: Some(event.message(decision)),
-        type_: Some(event.kind().to_owned()),
+        reason: Some(event.event_reason().to_owned()),
+        message: Some(message(decision)),
+        type_: Some(kind(event).to_owned()),
         action: decision.action.map(|a| a.as_str().to_owned()),
         count: Some(1),
         first_timestamp: Some(Time(now)),
@@ -142,22 +102,22 @@ mod tests {
         let (a, b) = (pod("openebs/a"), pod("openebs/b"));
         let held_by_a = r#"{"holder":"openebs/a","leaderTransition":3}"#;
         let vacant = lease_logic::hold(&observed(""), &a, None, false);
-        assert_eq!(LeaseEvent::of(&vacant, Some(&a)), Some(LeaseEvent::Acquired));
+        assert_eq!(vacant.change, Some(Change::Acquired));
         let gone = lease_logic::PodStatus { pod: a.clone(), state: lease_logic::PodState::NotFound };
         let takeover = lease_logic::hold(&observed(held_by_a), &b, Some(&gone), false);
-        assert_eq!(LeaseEvent::of(&takeover, Some(&b)), Some(LeaseEvent::TakenOver));
-        assert!(
-            LeaseEvent::TakenOver.message(&takeover).starts_with("holder openebs/a -> openebs/b, leaderTransition 4: ")
-        );
+        assert_eq!(takeover.change, Some(Change::TakenOver));
+        assert_eq!(kind(Change::TakenOver), "Warning");
+        assert!(message(&takeover).starts_with("holder openebs/a -> openebs/b, leaderTransition 4: "));
         let own = lease_logic::release(&observed(held_by_a), Some(&a), false);
-        assert_eq!(LeaseEvent::of(&own, Some(&a)), Some(LeaseEvent::Released));
+        assert_eq!(own.change, Some(Change::Released));
+        assert_eq!(kind(Change::Released), "Normal");
         let broken = lease_logic::release(&observed(held_by_a), Some(&b), true);
-        assert_eq!(LeaseEvent::of(&broken, Some(&b)), Some(LeaseEvent::Broken));
+        assert_eq!(broken.change, Some(Change::Broken));
         let anonymous = lease_logic::release(&observed(held_by_a), None, true);
-        assert_eq!(LeaseEvent::of(&anonymous, None), Some(LeaseEvent::Broken));
-        assert!(LeaseEvent::Broken.message(&anonymous).starts_with("holder openebs/a -> <none>, leaderTransition 3: "));
+        assert_eq!(anonymous.change, Some(Change::Broken));
+        assert!(message(&anonymous).starts_with("holder openebs/a -> <none>, leaderTransition 3: "));
         let denied = lease_logic::release(&observed(held_by_a), Some(&b), false);
-        assert_eq!(LeaseEvent::of(&denied, Some(&b)), None, "no write, no event");
+        assert_eq!(denied.change, None, "no write, no event");
     }
 
     #[test]
@@ -168,7 +128,7 @@ mod tests {
         .expect("an object");
         let a = pod("openebs/a");
         let decision = lease_logic::hold(&observed(""), &a, None, false);
-        let event = build(&csp, LeaseEvent::Acquired, &decision, Some(&a));
+        let event = build(&csp, Change::Acquired, &decision, Some(&a));
         assert_eq!(event.metadata.namespace.as_deref(), Some(EVENT_NAMESPACE));
         assert_eq!(event.involved_object.namespace, None, "the pool is cluster-scoped");
         assert_eq!(event.involved_object.uid.as_deref(), Some("u-1"));

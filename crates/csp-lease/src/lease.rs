@@ -7,7 +7,9 @@ use std::time::Duration;
 use k8s_openapi::api::core::v1::{Node, Pod};
 use k8s_openapi::jiff::Timestamp;
 use kube::api::{Api, ApiResource, DynamicObject, ListParams};
-use lease_logic::{Decision, LeaseSlot, Observed, Outcome, PodRef, PodState, PodStatus, Reading};
+use lease_logic::{
+    Conversation, Decision, LeaseSlot, Observed, PodFacts, PodRef, PodState, PodStatus, Question, Reading, Step,
+};
 
 use crate::error::{Error, Target, classify};
 use crate::events::{self, LeaseEvent};
@@ -92,10 +94,73 @@ impl HolderPod {
         PodStatus { pod: self.pod.clone(), state: self.state }
     }
 
-    fn of(pod: PodRef, found: &Pod) -> HolderPod {
-        let phase = found.status.as_ref().and_then(|s| s.phase.clone());
-        let node = found.spec.as_ref().and_then(|s| s.node_name.clone());
-        HolderPod { pod, state: lease_logic::PodFacts::Found { phase }.state(), node, error: None }
+    /// What the API returned for `pod`: the pod (`Ok(Some)`), a 404 (`Ok(None)`), or an error.
+    /// The one place this crate turns a lookup into [`PodFacts`] for the core.
+    fn looked_up(pod: PodRef, found: Result<Option<&Pod>, String>) -> (HolderPod, PodFacts) {
+        let (facts, node) = match found {
+            Ok(Some(found)) => (
+                PodFacts::Found { phase: found.status.as_ref().and_then(|s| s.phase.clone()) },
+                found.spec.as_ref().and_then(|s| s.node_name.clone()),
+            ),
+            Ok(None) => (PodFacts::NotFound, None),
+            Err(error) => (PodFacts::LookupFailed { error }, None),
+        };
+        let error = match &facts {
+            PodFacts::LookupFailed { error } => Some(error.clone()),
+            _ => None,
+        };
+        (HolderPod { pod, state: facts.state(), node, error }, facts)
+    }
+}
+
+/// Where the pod lookups of a conversation are answered.
+enum Lookups<'a> {
+    /// One `get` per lookup.
+    Get(&'a CspLease),
+    /// From one list of pods made beforehand.
+    Listed(&'a PodIndex),
+}
+
+/// Runs the core's conversation about `question`, answering the one pod lookup it may ask for
+/// from `lookups`. Every read of a lease in this crate goes through it.
+async fn converse(question: Question<'_>, lookups: Lookups<'_>) -> (Decision, Option<HolderPod>) {
+    let mut conversation = Conversation::new(question);
+    let mut holder = None;
+    loop {
+        match conversation.step() {
+            Step::Decided(decision) => return (decision, holder),
+            Step::LookUp(pod) => {
+                let (found, facts) = match lookups {
+                    Lookups::Get(lease) => lease.look_up(&pod).await,
+                    Lookups::Listed(index) => index.holder(&pod),
+                };
+                conversation.resume(pod, &facts);
+                holder = Some(found);
+            }
+        }
+    }
+}
+
+/// What `hold` or `release` asks for.
+#[derive(Debug, Clone, Copy)]
+enum Intent<'a> {
+    Hold { claimant: &'a PodRef, force: bool },
+    Release { claimant: Option<&'a PodRef>, force: bool },
+}
+
+impl<'a> Intent<'a> {
+    fn question(self, observed: Observed<'a>) -> Question<'a> {
+        match self {
+            Intent::Hold { claimant, force } => Question::Hold { observed, claimant, force },
+            Intent::Release { claimant, force } => Question::Release { observed, claimant, force },
+        }
+    }
+
+    fn claimant(self) -> Option<&'a PodRef> {
+        match self {
+            Intent::Hold { claimant, .. } => Some(claimant),
+            Intent::Release { claimant, .. } => claimant,
+        }
     }
 }
 
@@ -146,7 +211,7 @@ pub struct Report {
 impl Report {
     /// Whether the claimant holds the lease now (acquired, taken over or already held).
     pub fn holds(&self) -> bool {
-        matches!(self.decision.outcome, Outcome::Acquired | Outcome::TakenOver | Outcome::AlreadyHeld)
+        self.decision.outcome.claimant_holds()
     }
 }
 
@@ -284,13 +349,13 @@ impl CspLease {
     /// Denied and invalid outcomes are not errors: they are the report's decision. `force` takes
     /// over an unreadable lease; it never overrides a live holder.
     pub async fn hold(&self, csp: &str, claimant: &PodRef, force: bool) -> Result<Report, Error> {
-        self.change(csp, Some(claimant), |observed, holder| lease_logic::hold(observed, claimant, holder, force)).await
+        self.change(csp, Intent::Hold { claimant, force }).await
     }
 
     /// Gives up `claimant`'s lease on `csp`; with `force`, breaks anyone's (the report's
     /// `decision.before` says whose). `claimant` may be `None` only with `force`.
     pub async fn release(&self, csp: &str, claimant: Option<&PodRef>, force: bool) -> Result<Report, Error> {
-        self.change(csp, claimant, |observed, _| lease_logic::release(observed, claimant, force)).await
+        self.change(csp, Intent::Release { claimant, force }).await
     }
 
     /// Sends `decision`'s guarded patch to `csp` once (`Update` of the original: the patch of
@@ -337,12 +402,9 @@ impl CspLease {
     /// Reads the lease on `csp` and, when a pod holds it, that pod's state.
     pub async fn status(&self, csp: &str) -> Result<PoolStatus, Error> {
         let object = self.get(csp).await?;
-        let reading = observe(&object, &self.lease_key).reading();
-        let holder = match &reading {
-            Reading::Held(_, pod) => Some(self.lookup(pod).await),
-            _ => None,
-        };
-        Ok(self.pool_status(object, holder))
+        let question = Question::Status { observed: observe(&object, &self.lease_key), holder_liveness: true };
+        let (decision, holder) = converse(question, Lookups::Get(self)).await;
+        Ok(PoolStatus { object, lease_key: self.lease_key.clone(), decision, holder })
     }
 
     /// Reads every CStorPool's lease, with one list of CStorPools and (when `pods`, and some pod
@@ -351,22 +413,22 @@ impl CspLease {
         let list = self.pools.list(&ListParams::default()).await.map_err(|e| self.classify(e, "list", ""))?;
         let mut items: Vec<DynamicObject> = list.items;
         items.sort_by(|a, b| a.metadata.name.cmp(&b.metadata.name));
-        let holders: Vec<Option<PodRef>> = items
+        // One list of pods answers every lookup the conversations ask for.
+        let holders: Vec<PodRef> = items
             .iter()
-            .map(|o| match observe(o, &self.lease_key).reading() {
+            .filter_map(|o| match observe(o, &self.lease_key).reading() {
                 Reading::Held(_, pod) => Some(pod),
                 _ => None,
             })
             .collect();
-        let found = if pods { self.pods_of(holders.iter().flatten()).await } else { PodIndex::default() };
-        Ok(items
-            .into_iter()
-            .zip(holders)
-            .map(|(object, holder)| {
-                let holder = holder.filter(|_| pods).map(|pod| found.holder(pod));
-                self.pool_status(object, holder)
-            })
-            .collect())
+        let found = if pods { self.pods_of(holders.iter()).await } else { PodIndex::default() };
+        let mut statuses = Vec::with_capacity(items.len());
+        for object in items {
+            let question = Question::Status { observed: observe(&object, &self.lease_key), holder_liveness: pods };
+            let (decision, holder) = converse(question, Lookups::Listed(&found)).await;
+            statuses.push(PoolStatus { object, lease_key: self.lease_key.clone(), decision, holder });
+        }
+        Ok(statuses)
     }
 
     /// The Ready condition of every node, by name (`None`: no Ready condition). One list.
@@ -397,25 +459,17 @@ impl CspLease {
 
     /// Looks one pod up: its phase, or `NotFound` on 404, or `LookupFailed` on any other error.
     pub async fn lookup(&self, pod: &PodRef) -> HolderPod {
+        self.look_up(pod).await.0
+    }
+
+    /// One `get` of a pod, and what it returned for the core.
+    async fn look_up(&self, pod: &PodRef) -> (HolderPod, PodFacts) {
         let pods: Api<Pod> = Api::namespaced(self.client.clone(), pod.namespace());
-        match pods.get(pod.name()).await {
-            Ok(found) => HolderPod::of(pod.clone(), &found),
-            Err(kube::Error::Api(status)) if status.code == 404 => {
-                HolderPod { pod: pod.clone(), state: PodState::NotFound, node: None, error: None }
-            }
-            Err(e) => {
-                let error =
-                    classify(e, Target { verb: "get", what: &format!("pod {pod}"), server: &self.server }, || {
-                        Error::NotFound { name: pod.to_string() }
-                    });
-                HolderPod {
-                    pod: pod.clone(),
-                    state: PodState::LookupFailed,
-                    node: None,
-                    error: Some(error.to_string()),
-                }
-            }
-        }
+        let found = pods.get_opt(pod.name()).await.map_err(|e| {
+            let target = Target { verb: "get", what: &format!("pod {pod}"), server: &self.server };
+            classify(e, target, || Error::NotFound { name: pod.to_string() }).to_string()
+        });
+        HolderPod::looked_up(pod.clone(), found.as_ref().map(Option::as_ref).map_err(Clone::clone))
     }
 
     /// Reads `csp`.
@@ -425,12 +479,8 @@ impl CspLease {
     }
 
     /// The read-decide-write loop shared by hold and release.
-    async fn change(
-        &self,
-        csp: &str,
-        claimant: Option<&PodRef>,
-        decide: impl Fn(&Observed<'_>, Option<&PodStatus>) -> Decision,
-    ) -> Result<Report, Error> {
+    async fn change(&self, csp: &str, intent: Intent<'_>) -> Result<Report, Error> {
+        let claimant = intent.claimant();
         let mut refused: Option<(Option<String>, Error)> = None;
         for round in 1..=self.retry.attempts {
             let object = self.get(csp).await?;
@@ -443,15 +493,7 @@ impl CspLease {
                 return Err(Error::Api { verb: "patch", target: format!("cstorpool {csp:?}"), code, reason, message });
             }
             let observed = observe(&object, &self.lease_key);
-            let mut decision = decide(&observed, None);
-            let mut holder = None;
-            if decision.outcome == Outcome::NeedHolderStatus
-                && let Some(pod) = decision.lookup.clone()
-            {
-                let found = self.lookup(&pod).await;
-                decision = decide(&observed, Some(&found.status()));
-                holder = Some(found);
-            }
+            let (decision, holder) = converse(intent.question(observed), Lookups::Get(self)).await;
             let reading = observed.reading();
             let report = |decision, write, event| Report {
                 csp: csp.to_owned(),
@@ -474,7 +516,7 @@ impl CspLease {
                         return Ok(report(decision, Write::DryRunServer, None));
                     }
                     let resource_version = written.as_ref().and_then(|o| o.metadata.resource_version.clone());
-                    let event = match (self.events, LeaseEvent::of(&decision, claimant)) {
+                    let event = match (self.events, decision.change) {
                         (true, Some(kind)) => {
                             let target = written.as_ref().unwrap_or(&object);
                             let event = events::build(target, kind, &decision, claimant);
@@ -496,12 +538,6 @@ impl CspLease {
             }
         }
         Err(Error::Contended { name: csp.to_owned(), attempts: self.retry.attempts })
-    }
-
-    fn pool_status(&self, object: DynamicObject, holder: Option<HolderPod>) -> PoolStatus {
-        let status = holder.as_ref().map(HolderPod::status);
-        let decision = lease_logic::status(&observe(&object, &self.lease_key), status.as_ref());
-        PoolStatus { object, lease_key: self.lease_key.clone(), decision, holder }
     }
 
     async fn pods_of(&self, holders: impl Iterator<Item = &PodRef>) -> PodIndex {
@@ -546,14 +582,12 @@ struct PodIndex {
 }
 
 impl PodIndex {
-    fn holder(&self, pod: PodRef) -> HolderPod {
-        if let Some(error) = &self.error {
-            return HolderPod { pod, state: PodState::LookupFailed, node: None, error: Some(error.clone()) };
-        }
-        match self.pods.get(&(pod.namespace().to_owned(), pod.name().to_owned())) {
-            Some(found) => HolderPod::of(pod, found),
-            None => HolderPod { pod, state: PodState::NotFound, node: None, error: None },
-        }
+    fn holder(&self, pod: &PodRef) -> (HolderPod, PodFacts) {
+        let found = match &self.error {
+            Some(error) => Err(error.clone()),
+            None => Ok(self.pods.get(&(pod.namespace().to_owned(), pod.name().to_owned()))),
+        };
+        HolderPod::looked_up(pod.clone(), found)
     }
 }
 

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::fmt::Write as _;
 
 use k8s_openapi::jiff::Timestamp;
-use lease_logic::{Decision, Outcome, PodRef, Reading};
+use lease_logic::{Change, Decision, Outcome, PodRef, Reading, Remedy};
 use serde::Serialize;
 
 use csp_lease::{HolderPod, PoolStatus, Report, Write};
@@ -261,7 +261,7 @@ fn holder_phase(pod: &HolderPod) -> String {
 
 /// The one line that says what `hold` or `release` did; for a denied or invalid outcome it is the
 /// error message (without `error: `). `claimant` is whom the command acted for.
-pub fn summary(report: &Report, claimant: Option<&PodRef>, force_hint: bool) -> String {
+pub fn summary(report: &Report, claimant: Option<&PodRef>) -> String {
     let d = &report.decision;
     let name = object_name(&report.csp);
     let claimant = claimant.map_or_else(|| "<nobody>".to_owned(), ToString::to_string);
@@ -285,8 +285,8 @@ pub fn summary(report: &Report, claimant: Option<&PodRef>, force_hint: bool) -> 
         Outcome::AlreadyHeld => {
             format!("{name} lease already held by {claimant} (leaderTransition {})", counter(d.before.as_ref()))
         }
-        Outcome::Released => match &d.before {
-            Some(before) if claimant != "<nobody>" && before.holder == claimant => {
+        Outcome::Released => match (d.change, &d.before) {
+            (Some(Change::Released), Some(before)) => {
                 format!("{name} lease released by {claimant} (leaderTransition {})", before.leader_transition)
             }
             _ => format!("{name} lease broken: {}", d.reason),
@@ -294,11 +294,11 @@ pub fn summary(report: &Report, claimant: Option<&PodRef>, force_hint: bool) -> 
         Outcome::NotHeld => format!("{name} lease not held: {}", d.reason),
         Outcome::Denied => {
             let verb = if d.action == Some(lease_logic::Action::Release) { "released" } else { "acquired" };
-            let hint = if verb == "acquired" { "; wait for it with --wait" } else { "" };
+            let hint = if d.remedy == Some(Remedy::Wait) { "; wait for it with --wait" } else { "" };
             format!("{name}: not {verb}: {}{hint}", d.reason)
         }
         Outcome::Invalid => {
-            let hint = if force_hint { " (--force)" } else { "" };
+            let hint = if d.remedy == Some(Remedy::Force) { " (--force)" } else { "" };
             format!("{name}: lease is invalid: {}{hint}", d.reason)
         }
         other => format!("{name}: {other}: {}", d.reason),

@@ -119,37 +119,27 @@ fn one_line_results() {
     for (i, pool) in pools.iter().enumerate() {
         let decision = pool.would_hold(&me, false);
         let write = if decision.writes() { written() } else { Write::None };
-        lines.push(format!(
-            "hold {}: {}",
-            pool.name(),
-            render::summary(&report(pool, decision, write), Some(&me), true)
-        ));
+        lines.push(format!("hold {}: {}", pool.name(), render::summary(&report(pool, decision, write), Some(&me))));
         if i == 4 {
             let forced = pool.would_hold(&me, true);
             lines.push(format!(
                 "hold --force {}: {}",
                 pool.name(),
-                render::summary(&report(pool, forced, written()), Some(&me), false)
+                render::summary(&report(pool, forced, written()), Some(&me))
             ));
         }
     }
     let b = &pools[1];
     let own = lease_logic::release(&b.observed(), Some(&holder_b), false);
-    lines.push(format!("release (holder): {}", render::summary(&report(b, own, written()), Some(&holder_b), false)));
+    lines.push(format!("release (holder): {}", render::summary(&report(b, own, written()), Some(&holder_b))));
     let denied = lease_logic::release(&b.observed(), Some(&me), false);
-    lines.push(format!("release (other): {}", render::summary(&report(b, denied, Write::None), Some(&me), false)));
+    lines.push(format!("release (other): {}", render::summary(&report(b, denied, Write::None), Some(&me))));
     let broken = lease_logic::release(&b.observed(), None, true);
-    lines.push(format!("release --force: {}", render::summary(&report(b, broken, written()), None, false)));
+    lines.push(format!("release --force: {}", render::summary(&report(b, broken, written()), None)));
     let a = &pools[0];
     let dry = a.would_hold(&me, false);
-    lines.push(format!(
-        "hold --dry-run: {}",
-        render::summary(&report(a, dry.clone(), Write::DryRunClient), Some(&me), false)
-    ));
-    lines.push(format!(
-        "hold --dry-run=server: {}",
-        render::summary(&report(a, dry, Write::DryRunServer), Some(&me), false)
-    ));
+    lines.push(format!("hold --dry-run: {}", render::summary(&report(a, dry.clone(), Write::DryRunClient), Some(&me))));
+    lines.push(format!("hold --dry-run=server: {}", render::summary(&report(a, dry, Write::DryRunServer), Some(&me))));
     insta::assert_snapshot!(lines.join("\n"));
 }
 

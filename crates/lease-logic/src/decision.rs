@@ -113,6 +113,12 @@ impl Outcome {
     pub fn from_name(name: &str) -> Option<Outcome> {
         Outcome::ALL.into_iter().find(|o| o.as_str() == name)
     }
+
+    /// Whether the claimant holds the lease after a `hold` with this outcome (acquired, taken
+    /// over, or already held).
+    pub fn claimant_holds(self) -> bool {
+        matches!(self, Outcome::Acquired | Outcome::TakenOver | Outcome::AlreadyHeld)
+    }
 }
 
 /// What a decision that writes does to the lease, as the people following it name it (the

@@ -171,7 +171,7 @@ async fn live(cli: Cli, env: &Env) -> Exit {
 
 async fn release(lease: &CspLease, csp: &str, claimant: Option<&PodRef>, force: bool, flags: &Flags) -> Exit {
     match lease.release(csp, claimant, force).await {
-        Ok(report) => finish(&report, claimant, force, flags),
+        Ok(report) => finish(&report, claimant, flags),
         Err(e) => fail(&e.to_string(), write_error(&e)),
     }
 }

@@ -4,7 +4,7 @@
 use std::io::Write as _;
 
 use csp_lease::{Error, EventRecord, Report};
-use lease_logic::{Outcome, PodRef, Reading};
+use lease_logic::{Outcome, PodRef};
 
 use super::{Exit, Flags, Output};
 use crate::render::{self, Document};
@@ -52,9 +52,9 @@ pub(super) fn write_error(error: &Error) -> Exit {
 }
 
 /// Prints the result of `hold` or `release` and returns its exit code.
-pub(super) fn finish(report: &Report, claimant: Option<&PodRef>, force: bool, flags: &Flags) -> Exit {
+pub(super) fn finish(report: &Report, claimant: Option<&PodRef>, flags: &Flags) -> Exit {
     if let Some(EventRecord::Failed(kind, error)) = &report.event {
-        eprintln!("Warning: the lease was written, but its {} event was not recorded: {error}", kind.reason());
+        eprintln!("Warning: the lease was written, but its {} event was not recorded: {error}", kind.event_reason());
     }
     let code = match report.decision.outcome {
         Outcome::Denied => Exit::Denied,
@@ -62,8 +62,7 @@ pub(super) fn finish(report: &Report, claimant: Option<&PodRef>, force: bool, fl
         Outcome::NeedHolderStatus => Exit::Error,
         _ => Exit::Success,
     };
-    let invalid_lease = matches!(report.reading, Reading::Malformed(_) | Reading::Unidentifiable(_));
-    let line = render::summary(report, claimant, invalid_lease && !force);
+    let line = render::summary(report, claimant);
     if structured(flags.output) {
         print_doc(&Document { name: &report.csp, decision: &report.decision, hold: None }, flags.output);
     } else if flags.output == Some(Output::Name) {

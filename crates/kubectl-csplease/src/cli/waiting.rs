@@ -66,7 +66,7 @@ pub(super) async fn hold(
         };
         if wait.is_none() || report.decision.outcome != Outcome::Denied {
             progress.finish();
-            return finish(&report, Some(claimant), force, flags);
+            return finish(&report, Some(claimant), flags);
         }
         progress.show(&report);
         last = Some((Exit::Denied, report.decision.reason));
