@@ -39,6 +39,13 @@ pub const ENV_KUBECONFIG_RESTRICTED: &str = "CSPLEASE_KUBECONFIG_RESTRICTED";
 /// Environment variable that enables the live tests when set to `1`.
 pub const ENV_LIVE: &str = "CSPLEASE_LIVE";
 
+/// The tool cache: [`csplease_tool_cache::cache_root`] (`$CSPLEASE_CACHE`, else
+/// `$XDG_CACHE_HOME/csplease`, else `$HOME/.cache/csplease`), or `/tmp/.cache/csplease` when none
+/// of those is set. New code should call `csplease_tool_cache` directly.
+pub fn cache_root() -> PathBuf {
+    csplease_tool_cache::cache_root().unwrap_or_else(|| Path::new("/tmp").join(".cache").join("csplease"))
+}
+
 /// Renders a command for error messages.
 fn describe(cmd: &Command) -> String {
     let mut s = cmd.get_program().to_string_lossy().into_owned();
