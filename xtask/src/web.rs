@@ -190,6 +190,13 @@ fn ensure_wasm_bindgen() -> anyhow::Result<()> {
     }
     // The CLI gets its own target directory: a workspace's would make cargo install share it.
     command.env_remove("CARGO_TARGET_DIR").arg("--root").arg(&root);
+    // xtask runs the binary by its path; with its directory on PATH cargo does not warn that it
+    // is missing there.
+    let bin_dir = root.join("bin");
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    if let Ok(path) = std::env::join_paths(std::iter::once(bin_dir).chain(std::env::split_paths(&path))) {
+        command.env("PATH", path);
+    }
     run(&mut command, &format!("cargo install wasm-bindgen-cli --version {WASM_BINDGEN_VERSION}"))
 }
 
