@@ -32,7 +32,7 @@ fn main() {
         println!("cargo:rerun-if-changed={}", root.join(path).display());
     }
     println!("cargo:rerun-if-changed=build/module.rs");
-    for var in ["CSPLEASE_WASM_OPT", "CSPLEASE_CACHE", "CSPLEASE_WASM_TARGET_DIR"] {
+    for var in ["CSPLEASE_WASM_OPT", "CSPLEASE_WASM_TARGET_DIR"].into_iter().chain(csplease_tool_cache::ENV_VARS) {
         println!("cargo:rerun-if-env-changed={var}");
     }
 

@@ -1,11 +1,9 @@
 //! A real Kubernetes control plane (etcd + kube-apiserver) for the live tests.
 //!
-//! The binaries are built from the Go module proxy by `cargo xtask cluster build`
-//! (see `tests/cluster/README.md`) and cached under
-//! `${CSPLEASE_CACHE:-$HOME/.cache/csplease}/control-plane-<k8s>-etcd-<etcd>/`.
-//! This module finds them, starts them with TLS and RBAC on free loopback ports,
-//! installs `deploy/crds/` and `deploy/rbac.yaml`, and stops them again.
-//! `cargo xtask cluster up|down` is a thin shell over [`ControlPlane`].
+//! The control plane itself (building the binaries into the tool cache, the PKI, starting and
+//! stopping both servers) is the `csplease-local-cluster` crate, re-exported here; `cargo xtask
+//! cluster up|down` and `cargo xtask demo` use the same crate. This module adds what the tests
+//! need on top: one cluster per test process, the two identities, raw requests.
 //!
 //! Live tests use [`shared`]: one cluster per test process, torn down when the
 //! process exits however it exits. Live tests run only when `CSPLEASE_LIVE=1`
@@ -22,17 +20,17 @@
 //! # }
 //! ```
 
-mod control_plane;
-pub mod pki;
-
-use std::ffi::{OsStr, OsString};
-use std::io;
+use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
-use std::process::{Command, ExitStatus, Output};
+use std::process::Command;
 use std::sync::OnceLock;
 use std::time::Duration;
 
-pub use control_plane::{ControlPlane, Lifetime, SERVICE_ACCOUNT_ISSUER};
+pub use csplease_local_cluster::{
+    Binaries, ClusterError, ControlPlane, FIRST_BUILD_ESTIMATE, Lifetime, SERVICE_ACCOUNT_ISSUER, Versions, deploy_dir,
+    go_modules_dir, kubectl, pki, process_is_alive, workspace_root,
+};
+pub use csplease_tool_cache::ENV_CACHE;
 
 /// Environment variable naming an admin kubeconfig of an already running cluster.
 pub const ENV_KUBECONFIG: &str = "CSPLEASE_KUBECONFIG";
@@ -40,104 +38,16 @@ pub const ENV_KUBECONFIG: &str = "CSPLEASE_KUBECONFIG";
 pub const ENV_KUBECONFIG_RESTRICTED: &str = "CSPLEASE_KUBECONFIG_RESTRICTED";
 /// Environment variable that enables the live tests when set to `1`.
 pub const ENV_LIVE: &str = "CSPLEASE_LIVE";
-/// Environment variable overriding the binary cache root (default `$HOME/.cache/csplease`).
-pub const ENV_CACHE: &str = "CSPLEASE_CACHE";
 
-/// How long a first build takes, as measured (see `tests/cluster/README.md`).
-pub const FIRST_BUILD_ESTIMATE: &str = "7-10 minutes on 2 cores, 1.8 GiB of memory and 3.3 GB of Go caches";
-
-/// What can go wrong while finding, starting or stopping the control plane.
-#[derive(Debug)]
-#[non_exhaustive]
-pub enum ClusterError {
-    /// A control-plane binary is not in the cache.
-    NotBuilt {
-        /// The missing binary.
-        missing: PathBuf,
-    },
-    /// A file or directory operation failed.
-    Io {
-        /// The file or directory.
-        path: PathBuf,
-        /// The underlying error.
-        source: io::Error,
-    },
-    /// A program could not be started at all.
-    Spawn {
-        /// The program and its arguments.
-        command: String,
-        /// The underlying error.
-        source: io::Error,
-    },
-    /// A program ran and failed.
-    CommandFailed {
-        /// The program and its arguments.
-        command: String,
-        /// How it ended.
-        status: ExitStatus,
-        /// What it printed on stderr (and stdout).
-        output: String,
-    },
-    /// A file had unexpected contents.
-    Parse {
-        /// The file.
-        path: PathBuf,
-        /// What was wrong.
-        reason: String,
-    },
-    /// A server process ended, or did not become ready in time.
-    Startup {
-        /// What happened.
-        reason: String,
-        /// The end of the server's log.
-        log_tail: String,
-    },
-    /// A path is not valid UTF-8 (kubeconfigs need UTF-8 paths).
-    NonUtf8Path(PathBuf),
-}
-
-impl std::fmt::Display for ClusterError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Self::NotBuilt { missing } => write!(
-                f,
-                "control-plane binary {} is not built; run `cargo xtask cluster build` first \
-                 (the first build takes {FIRST_BUILD_ESTIMATE})",
-                missing.display()
-            ),
-            Self::Io { path, source } => write!(f, "{}: {source}", path.display()),
-            Self::Spawn { command, source } => write!(f, "cannot run `{command}`: {source}"),
-            Self::CommandFailed { command, status, output } => {
-                write!(f, "`{command}` failed ({status}): {}", output.trim_end())
-            }
-            Self::Parse { path, reason } => write!(f, "{}: {reason}", path.display()),
-            Self::Startup { reason, log_tail } => {
-                write!(f, "{reason}")?;
-                if !log_tail.is_empty() {
-                    write!(f, "\n--- end of log ---\n{log_tail}")?;
-                }
-                Ok(())
-            }
-            Self::NonUtf8Path(path) => write!(f, "path is not UTF-8: {}", path.display()),
-        }
-    }
-}
-
-impl std::error::Error for ClusterError {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        match self {
-            Self::Io { source, .. } | Self::Spawn { source, .. } => Some(source),
-            _ => None,
-        }
-    }
-}
-
-pub(crate) fn io_error(path: &Path, source: io::Error) -> ClusterError {
-    ClusterError::Io { path: path.to_path_buf(), source }
+/// The tool cache: [`csplease_tool_cache::cache_root`] (`$CSPLEASE_CACHE`, else
+/// `$XDG_CACHE_HOME/csplease`, else `$HOME/.cache/csplease`), or `/tmp/.cache/csplease` when none
+/// of those is set. New code should call `csplease_tool_cache` directly.
+pub fn cache_root() -> PathBuf {
+    csplease_tool_cache::cache_root().unwrap_or_else(|| Path::new("/tmp").join(".cache").join("csplease"))
 }
 
 /// Renders a command for error messages.
-pub(crate) fn describe(cmd: &Command) -> String {
+fn describe(cmd: &Command) -> String {
     let mut s = cmd.get_program().to_string_lossy().into_owned();
     for arg in cmd.get_args() {
         s.push(' ');
@@ -147,7 +57,7 @@ pub(crate) fn describe(cmd: &Command) -> String {
 }
 
 /// Runs `cmd` to completion, capturing its output; fails unless it exits 0.
-pub(crate) fn run_quiet(cmd: &mut Command) -> Result<Output, ClusterError> {
+fn run_quiet(cmd: &mut Command) -> Result<std::process::Output, ClusterError> {
     let out = cmd.output().map_err(|source| ClusterError::Spawn { command: describe(cmd), source })?;
     if out.status.success() {
         Ok(out)
@@ -156,117 +66,6 @@ pub(crate) fn run_quiet(cmd: &mut Command) -> Result<Output, ClusterError> {
         output.push_str(&String::from_utf8_lossy(&out.stdout));
         Err(ClusterError::CommandFailed { command: describe(cmd), status: out.status, output })
     }
-}
-
-/// The workspace root (the parent of this crate's directory).
-pub fn workspace_root() -> PathBuf {
-    let here = Path::new(env!("CARGO_MANIFEST_DIR"));
-    here.parent().unwrap_or(here).to_path_buf()
-}
-
-/// The directory of the Go wrapper modules, `tests/cluster/`.
-pub fn go_modules_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("cluster")
-}
-
-/// The manifests installed into every cluster: `deploy/crds/` and `deploy/rbac.yaml`.
-pub fn deploy_dir() -> PathBuf {
-    workspace_root().join("deploy")
-}
-
-/// The versions of the two binaries, as pinned by the Go wrapper modules.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Versions {
-    /// The `k8s.io/kubernetes` release, e.g. `v1.36.3`.
-    pub kubernetes: String,
-    /// The `go.etcd.io/etcd/server/v3` release, e.g. `v3.6.16`.
-    pub etcd: String,
-}
-
-impl Versions {
-    /// Reads the versions from `tests/cluster/{kube-apiserver,etcd}/go.mod`.
-    pub fn from_go_mods() -> Result<Self, ClusterError> {
-        let dir = go_modules_dir();
-        Ok(Self {
-            kubernetes: required_version(&dir.join("kube-apiserver/go.mod"), "k8s.io/kubernetes")?,
-            etcd: required_version(&dir.join("etcd/go.mod"), "go.etcd.io/etcd/server/v3")?,
-        })
-    }
-}
-
-/// Finds `<module> vX.Y.Z` in a go.mod's require lines.
-fn required_version(go_mod: &Path, module: &str) -> Result<String, ClusterError> {
-    let text = std::fs::read_to_string(go_mod).map_err(|e| io_error(go_mod, e))?;
-    text.lines()
-        .map(|line| line.trim().trim_start_matches("require").trim())
-        .find_map(|line| {
-            let mut words = line.split_whitespace();
-            (words.next() == Some(module)).then(|| words.next()).flatten()
-        })
-        .map(str::to_owned)
-        .ok_or_else(|| ClusterError::Parse {
-            path: go_mod.to_path_buf(),
-            reason: format!("no `require {module} <version>` line"),
-        })
-}
-
-/// The root of the binary cache: `$CSPLEASE_CACHE`, else `$HOME/.cache/csplease`.
-pub fn cache_root() -> PathBuf {
-    match std::env::var_os(ENV_CACHE) {
-        Some(dir) if !dir.is_empty() => PathBuf::from(dir),
-        _ => {
-            let home = std::env::var_os("HOME").unwrap_or_else(|| OsString::from("/tmp"));
-            PathBuf::from(home).join(".cache").join("csplease")
-        }
-    }
-}
-
-/// Where the two binaries of one version pair live.
-#[derive(Debug, Clone)]
-pub struct Binaries {
-    /// The versions they were built from.
-    pub versions: Versions,
-    /// The cache directory, `control-plane-<k8s>-etcd-<etcd>`.
-    pub dir: PathBuf,
-    /// The `kube-apiserver` binary.
-    pub kube_apiserver: PathBuf,
-    /// The `etcd` binary.
-    pub etcd: PathBuf,
-}
-
-impl Binaries {
-    /// Where the binaries for the pinned versions belong, whether or not they exist.
-    pub fn expected() -> Result<Self, ClusterError> {
-        let versions = Versions::from_go_mods()?;
-        let dir = cache_root().join(format!("control-plane-{}-etcd-{}", versions.kubernetes, versions.etcd));
-        Ok(Self { kube_apiserver: dir.join("kube-apiserver"), etcd: dir.join("etcd"), dir, versions })
-    }
-
-    /// The binaries for the pinned versions; [`ClusterError::NotBuilt`] if either is missing.
-    pub fn locate() -> Result<Self, ClusterError> {
-        let bins = Self::expected()?;
-        for path in [&bins.kube_apiserver, &bins.etcd] {
-            if !path.is_file() {
-                return Err(ClusterError::NotBuilt { missing: path.clone() });
-            }
-        }
-        Ok(bins)
-    }
-
-    /// Whether both binaries are present.
-    pub fn is_built(&self) -> bool {
-        self.kube_apiserver.is_file() && self.etcd.is_file()
-    }
-}
-
-/// A `kubectl` command using `kubeconfig`, with its discovery cache beside it.
-pub fn kubectl(kubeconfig: &Path) -> Command {
-    let mut cmd = Command::new("kubectl");
-    cmd.env("KUBECONFIG", kubeconfig);
-    if let Some(dir) = kubeconfig.parent() {
-        cmd.env("KUBECACHEDIR", dir.join("kube-cache"));
-    }
-    cmd
 }
 
 /// Whether live tests are enabled (`CSPLEASE_LIVE=1`).
@@ -397,7 +196,7 @@ impl TestCluster {
     /// Creates namespace `name` and its `default` ServiceAccount (there is no
     /// controller-manager to create it, and Pods cannot be created without it).
     pub fn create_namespace(&self, name: &str) -> Result<(), ClusterError> {
-        control_plane::create_namespace(&self.admin, name)
+        csplease_local_cluster::create_namespace(&self.admin, name)
     }
 
     /// Sends one HTTP request as `who` (with `curl`) and returns the status code and
@@ -549,46 +348,4 @@ fn start_shared() -> Result<TestCluster, ClusterError> {
         credentials: Default::default(),
         _own: Some(cp),
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn versions_come_from_the_go_wrapper_modules() {
-        let v = Versions::from_go_mods().expect("tests/cluster/*/go.mod readable");
-        assert!(v.kubernetes.starts_with("v1."), "{v:?}");
-        assert!(v.etcd.starts_with("v3."), "{v:?}");
-    }
-
-    #[test]
-    fn the_cache_directory_is_keyed_by_both_versions() {
-        let bins = Binaries::expected().expect("versions");
-        let name = bins.dir.file_name().and_then(|n| n.to_str()).expect("utf-8 name");
-        assert_eq!(name, format!("control-plane-{}-etcd-{}", bins.versions.kubernetes, bins.versions.etcd));
-        assert_eq!(bins.kube_apiserver, bins.dir.join("kube-apiserver"));
-        assert_eq!(bins.etcd, bins.dir.join("etcd"));
-    }
-
-    #[test]
-    fn a_required_version_is_found_in_a_block_or_a_single_line() {
-        let dir = std::env::temp_dir().join(format!("csplease-gomod-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).expect("temp dir");
-        let go_mod = dir.join("go.mod");
-        std::fs::write(&go_mod, "module x\n\nrequire (\n\tk8s.io/kubernetes v1.36.3 // indirect\n)\n").expect("write");
-        assert_eq!(required_version(&go_mod, "k8s.io/kubernetes").expect("found"), "v1.36.3");
-        std::fs::write(&go_mod, "module x\nrequire go.etcd.io/etcd/server/v3 v3.6.16\n").expect("write");
-        assert_eq!(required_version(&go_mod, "go.etcd.io/etcd/server/v3").expect("found"), "v3.6.16");
-        assert!(required_version(&go_mod, "k8s.io/kubernetes").is_err());
-        std::fs::remove_dir_all(&dir).expect("clean up");
-    }
-
-    #[test]
-    fn not_built_says_how_to_build() {
-        let err = ClusterError::NotBuilt { missing: PathBuf::from("/cache/kube-apiserver") };
-        let text = err.to_string();
-        assert!(text.contains("cargo xtask cluster build"), "{text}");
-        assert!(text.contains("/cache/kube-apiserver"), "{text}");
-    }
 }

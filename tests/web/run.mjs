@@ -11,6 +11,8 @@
 //             written to OUT/decisions.bin the same way
 // --live-url  instead of the offline checks, open the page served by `kubectl csplease inspect`
 //             and report the cluster's pools as the page lists them
+// --bench N   instead of the checks, time the first verdict over N cold loads and print the
+//             figures (the benchmark of BENCHMARKS.md section 4; no budget decides anything)
 //
 // Chromium and chromedriver: $CSPLEASE_CHROMIUM (default /usr/bin/chromium) and
 // $CSPLEASE_CHROMEDRIVER (default /usr/bin/chromedriver), Debian's `chromium` and `chromium-driver`.
@@ -120,15 +122,21 @@ async function screenshot(name) {
 }
 
 // ---- the checks -----------------------------------------------------------------------------
-async function firstVerdict(base) {
-  // The budget: the first verdict rendered, on the page's own clock, whose origin is the start
-  // of the navigation. Every load is cold: the HTTP cache is off (so no compiled-code cache
-  // either) and the profile is fresh. The machine is shared, so the figure is the median of
-  // LOADS loads; all of them are reported.
+// The first verdict's target, 200 ms after navigation (median of cold loads), is a benchmark
+// (`--bench`, BENCHMARKS.md section 4): a wall-clock figure on a shared machine must not fail a
+// test. The test only bounds it at ten times the target, which catches a hang or a regression
+// by a large factor.
+const FIRST_VERDICT_TARGET_MS = 200;
+const FIRST_VERDICT_HANG_BOUND_MS = 10 * FIRST_VERDICT_TARGET_MS;
+
+async function firstVerdict(base, LOADS = 7) {
+  // The first verdict rendered, on the page's own clock, whose origin is the start of the
+  // navigation. Every load is cold: the HTTP cache is off (so no compiled-code cache either) and
+  // the profile is fresh. The machine is shared, so the figure is the median of LOADS loads; all
+  // of them are reported.
   const cdp = (cmd, params = {}) => wd('POST', s('/goog/cdp/execute'), { cmd, params });
   await cdp('Network.enable');
   await cdp('Network.setCacheDisabled', { cacheDisabled: true });
-  const LOADS = 7;
   const runs = [];
   for (let i = 0; i < LOADS; i++) {
     const wall = performance.now();
@@ -147,10 +155,12 @@ async function firstVerdict(base) {
   const sorted = runs.map((r) => r.firstVerdictMs).sort((a, b) => a - b);
   const median = sorted[Math.floor(sorted.length / 2)];
   report.timings = { firstVerdictMedianMs: median, firstVerdictMinMs: sorted[0], firstVerdictMaxMs: sorted.at(-1), loads: LOADS, runs };
+  const figures = `median ${median.toFixed(1)} ms, min ${sorted[0].toFixed(1)}, max ${sorted.at(-1).toFixed(1)} over ${LOADS} loads`;
+  report.timings.target = `${FIRST_VERDICT_TARGET_MS} ms: ${median <= FIRST_VERDICT_TARGET_MS ? 'met' : 'missed'}`;
   check(
-    'first verdict within 200 ms of navigation (median of cold loads)',
-    median <= 200,
-    `median ${median.toFixed(1)} ms, min ${sorted[0].toFixed(1)}, max ${sorted.at(-1).toFixed(1)} over ${LOADS} loads`,
+    `first verdict within ${FIRST_VERDICT_HANG_BOUND_MS} ms of navigation (median of cold loads; a hang bound, the ${FIRST_VERDICT_TARGET_MS} ms target is a benchmark)`,
+    median <= FIRST_VERDICT_HANG_BOUND_MS,
+    figures,
   );
   check('the page shows a verdict for the first sample', (await outcome()) === 'needHolderStatus', await text('#outcome'));
 }
@@ -353,6 +363,13 @@ try {
   console.error(`harness: ${report.browser}, page at ${base ?? args['live-url']}`);
   if (args['live-url']) {
     await live(args['live-url']);
+  } else if (args.bench) {
+    await firstVerdict(base, Number(args.bench) || 7);
+    const t = report.timings;
+    console.log(`first verdict after navigation, ${t.loads} cold loads: median ${t.firstVerdictMedianMs.toFixed(1)} ms, min ${t.firstVerdictMinMs.toFixed(1)}, max ${t.firstVerdictMaxMs.toFixed(1)} (target ${t.target}; ${report.browser})`);
+    for (const [i, r] of t.runs.entries()) {
+      console.log(`  load ${i + 1}: first verdict ${r.firstVerdictMs.toFixed(1)} ms, module ready ${r.moduleReadyMs?.toFixed(1)} ms, DOMContentLoaded ${r.page.domContentLoaded} ms`);
+    }
   } else {
     await firstVerdict(base);
     if (args.requests) await vectors(args.requests);

@@ -1,25 +1,27 @@
 //! `cargo xtask cluster`: a throwaway local control plane, real etcd + kube-apiserver.
 //!
-//! - `build`: build both binaries from the Go module proxy into the version-keyed cache
-//!   (`${CSPLEASE_CACHE:-$HOME/.cache/csplease}/control-plane-<k8s>-etcd-<etcd>/`).
+//! A thin shell over the `csplease-local-cluster` crate, which the live tests and the demo use too.
+//!
+//! - `build`: build both binaries from the Go module proxy into the version-keyed directory of
+//!   the tool cache (`<cache>/control-plane-<k8s>-etcd-<etcd>/`, see `csplease-tool-cache`).
 //! - `up`: start them (building first if needed) with TLS and RBAC, install
 //!   `deploy/crds/` and `deploy/rbac.yaml`, and print `export KUBECONFIG=...` last,
 //!   so `eval "$(cargo xtask cluster up)"` works. State lives in `target/csplease-cluster/`.
-//! - `down`: stop it and delete its state. `status`: say whether it runs.
+//! - `down`: stop it, wait until both processes have exited, and delete its state.
+//!   `status`: say whether it runs.
 //! - `check`: start a private cluster, use it as the restricted identity, stop it, and
 //!   report the timings.
 //!
 //! Other xtask commands use [`ensure_binaries`] and [`up`].
 
-mod build;
-
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use anyhow::{Context, ensure};
-use csplease_tests::cluster::{
-    Binaries, ControlPlane, ENV_KUBECONFIG, ENV_KUBECONFIG_RESTRICTED, ENV_LIVE, Lifetime, workspace_root,
-};
+use csplease_local_cluster::{Binaries, ControlPlane, Lifetime, build, process_is_alive};
+use csplease_tests::cluster::{ENV_KUBECONFIG, ENV_KUBECONFIG_RESTRICTED, ENV_LIVE};
+
+use crate::workspace;
 
 /// Arguments of `cargo xtask cluster`.
 #[derive(clap::Args)]
@@ -55,7 +57,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                 eprintln!("already built: {} and {}", bins.kube_apiserver.display(), bins.etcd.display());
                 return Ok(());
             }
-            build::build(&bins)
+            Ok(build(&bins)?)
         }
         Cmd::Up => cmd_up(),
         Cmd::Down => cmd_down(),
@@ -67,11 +69,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
 /// The directory of the control plane that `cargo xtask cluster up` manages:
 /// `target/csplease-cluster/` (under `$CARGO_TARGET_DIR` if set).
 pub fn state_dir() -> PathBuf {
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .filter(|d| !d.is_empty())
-        .map(PathBuf::from)
-        .unwrap_or_else(|| workspace_root().join("target"));
-    target.join("csplease-cluster")
+    workspace::target_dir(&workspace::root()).join("csplease-cluster")
 }
 
 /// The cached binaries, built first (with progress on stderr) if missing.
@@ -79,7 +77,7 @@ pub fn ensure_binaries() -> anyhow::Result<Binaries> {
     let bins = Binaries::expected()?;
     if !bins.is_built() {
         eprintln!("control-plane binaries not found in {}; building them", bins.dir.display());
-        build::build(&bins)?;
+        build(&bins)?;
     }
     Ok(bins)
 }
@@ -172,7 +170,12 @@ fn cmd_down() -> anyhow::Result<()> {
         Some(mut cp) => {
             let pids = cp.pids();
             cp.stop()?;
-            eprintln!("cluster: stopped (pids {pids:?}) and removed {}", dir.display());
+            // `stop` waits for both; say so only once it is checked.
+            ensure!(
+                !pids.iter().any(|&pid| process_is_alive(pid)),
+                "a control-plane process still runs after stopping (pids {pids:?})"
+            );
+            eprintln!("cluster: stopped (pids {pids:?}; both exited) and removed {}", dir.display());
         }
         None if dir.exists() => {
             std::fs::remove_dir_all(&dir).with_context(|| format!("removing {}", dir.display()))?;
@@ -202,7 +205,7 @@ fn cmd_check() -> anyhow::Result<()> {
     let started = Instant::now();
     let cluster = up(&dir)?;
     let up_time = started.elapsed();
-    let out = csplease_tests::cluster::kubectl(cluster.restricted_kubeconfig())
+    let out = csplease_local_cluster::kubectl(cluster.restricted_kubeconfig())
         .args(["get", "csp"])
         .envs(cluster.test_env())
         .output()
@@ -218,7 +221,7 @@ fn cmd_check() -> anyhow::Result<()> {
     let down_time = stopping.elapsed();
     ensure!(!dir.exists(), "{} still exists after down", dir.display());
     for pid in pids {
-        ensure!(!Path::new(&format!("/proc/{pid}")).exists(), "pid {pid} still exists after down");
+        ensure!(!process_is_alive(pid), "pid {pid} still runs after down");
     }
     eprintln!(
         "cluster check: kube-apiserver {} + etcd {}: up to ready with CRDs and RBAC in {:.1} s, \

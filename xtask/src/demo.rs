@@ -11,11 +11,13 @@ use std::path::PathBuf;
 use std::process::{Command, Stdio};
 
 use anyhow::{Context, bail, ensure};
-use csplease_tests::cluster::{ControlPlane, ENV_KUBECONFIG, Lifetime, workspace_root};
+use csplease_local_cluster::{ControlPlane, Lifetime};
+use csplease_tests::cluster::ENV_KUBECONFIG;
 use csplease_tests::webhook::{Certs, SELECTOR_LABEL, Webhook, configuration, register};
 use serde_json::json;
 
-use crate::cluster;
+use crate::workspace;
+use crate::{cluster, debian};
 
 /// Arguments of `cargo xtask demo`.
 #[derive(clap::Args, Debug, Default)]
@@ -56,9 +58,9 @@ pub fn run_with(args: Args) -> anyhow::Result<()> {
 
 /// Builds the plugin and the webhook and returns the directory that holds them.
 fn build_plugin() -> anyhow::Result<PathBuf> {
-    let root = workspace_root();
+    let root = workspace::root();
     // The control plane needs openssl (certificates); the demo's last step uses curl.
-    crate::test::ensure_debian_packages(&["openssl", "curl"])?;
+    debian::ensure_packages(&["openssl", "curl"])?;
     eprintln!("Building the lease inspector page (the plugin embeds it) ...");
     crate::wasm::ensure_tools()?;
     crate::web::ensure_tools()?;
@@ -72,8 +74,7 @@ fn build_plugin() -> anyhow::Result<PathBuf> {
         .status()
         .context("running cargo")?;
     ensure!(status.success(), "building kubectl-csplease and csplease-wasm failed");
-    let target = std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root.join("target"), PathBuf::from);
-    Ok(target.join("debug"))
+    Ok(workspace::target_dir(&root).join("debug"))
 }
 
 /// The admin kubeconfig of the demo's cluster, and the control plane when the demo started it.

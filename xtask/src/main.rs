@@ -3,16 +3,27 @@
 //! - `cargo xtask demo`: the main job, a guided demo of the lease protocol.
 //! - `cargo xtask test`: every test the project has, installing what it needs first.
 //! - `cargo xtask cluster up|down`: a throwaway local control plane (etcd + kube-apiserver).
+//! - `cargo xtask web`: the browser lease inspector's page.
+//!
+//! Modules depend one way: the jobs (`demo`, `test`, `cluster`) use the builds (`wasm`, `web`,
+//! `fuzz`), which use the shared modules (`workspace`: the root, cargo, the tool cache;
+//! `debian`: packages); nothing below imports anything above it.
 
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+// Jobs.
 mod cluster;
 mod demo;
 mod test;
+// Builds and the tools they install.
+mod fuzz;
 mod wasm;
 mod web;
+// Shared.
+mod debian;
+mod workspace;
 
 /// The project's automation entry point.
 #[derive(Parser)]
@@ -41,7 +52,7 @@ fn main() -> ExitCode {
         Command::Test => test::run(),
         Command::Cluster(args) => cluster::run(args),
         Command::Web => {
-            web::build(&test::workspace_root()).map(|pkg| eprintln!("xtask: inspector built in {}", pkg.display()))
+            web::build(&workspace::root()).map(|pkg| eprintln!("xtask: inspector built in {}", pkg.display()))
         }
     };
     match result {

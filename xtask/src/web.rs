@@ -16,7 +16,7 @@
 //!
 //! [`ensure_tools`] installs what that needs when it is missing: the Rust target and `wasm-opt`
 //! (shared with the host module, see [`crate::wasm`]), `wasm-bindgen-cli` at exactly the version
-//! `lease-logic` links (into `${CSPLEASE_CACHE:-$HOME/.cache/csplease}/wasm-bindgen-<version>/`),
+//! `lease-logic` links (into the tool cache's `wasm-bindgen-<version>/`, see `csplease-tool-cache`),
 //! and the page's npm packages (`web/package-lock.json`, into `web/node_modules/`).
 
 use std::path::{Path, PathBuf};
@@ -25,6 +25,7 @@ use std::process::Command;
 use anyhow::{Context, bail};
 
 use crate::wasm;
+use crate::workspace::{self, run};
 
 /// The `wasm-bindgen` version: the CLI must be exactly the crate's (`lease-logic`'s Cargo.toml
 /// pins `=0.2.130`; [`ensure_tools`] checks `Cargo.lock` agrees).
@@ -44,9 +45,9 @@ const WASM_OPT_ARGS: &[&str] = &["-Oz"];
 /// Installs what [`build`] needs, each only when missing.
 pub fn ensure_tools() -> anyhow::Result<()> {
     wasm::ensure_tools()?;
-    check_crate_version(&crate::test::workspace_root())?;
+    check_crate_version(&workspace::root())?;
     ensure_wasm_bindgen()?;
-    ensure_npm_packages(&crate::test::workspace_root().join("web"))
+    ensure_npm_packages(&workspace::root().join("web"))
 }
 
 /// Builds the page's assets into `web/pkg/` (after [`ensure_tools`]) and returns that directory.
@@ -159,16 +160,9 @@ fn check_crate_version(root: &Path) -> anyhow::Result<()> {
     }
 }
 
-/// `${CSPLEASE_CACHE:-$HOME/.cache/csplease}/wasm-bindgen-<version>/`.
+/// The tool cache's `wasm-bindgen-<version>/`.
 fn wasm_bindgen_root() -> anyhow::Result<PathBuf> {
-    let cache = std::env::var_os("CSPLEASE_CACHE")
-        .filter(|v| !v.is_empty())
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| Path::new(&h).join(".cache").join("csplease")));
-    match cache {
-        Some(cache) => Ok(cache.join(format!("wasm-bindgen-{WASM_BINDGEN_VERSION}"))),
-        None => bail!("neither CSPLEASE_CACHE nor HOME is set: nowhere to install wasm-bindgen-cli"),
-    }
+    workspace::tool_dir("wasm-bindgen", WASM_BINDGEN_VERSION)
 }
 
 /// The cached `wasm-bindgen` binary.
@@ -186,28 +180,24 @@ fn ensure_wasm_bindgen() -> anyhow::Result<()> {
     }
     let root = wasm_bindgen_root()?;
     eprintln!("xtask: installing wasm-bindgen-cli {WASM_BINDGEN_VERSION} into {} (a few minutes)", root.display());
-    let install = |locked: bool| -> anyhow::Result<bool> {
-        let mut command = Command::new("cargo");
-        command.args(["install", "wasm-bindgen-cli", "--version", WASM_BINDGEN_VERSION, "--bin", "wasm-bindgen"]);
-        if locked {
-            command.arg("--locked");
-        }
-        if std::env::var_os("CARGO_BUILD_JOBS").is_none() {
-            command.args(["-j", "2"]);
-        }
-        // The CLI gets its own target directory: a workspace's would make cargo install share it.
-        command.env_remove("CARGO_TARGET_DIR").arg("--root").arg(&root);
-        Ok(command.status().context("running cargo install")?.success())
-    };
-    // Its lock file may name a dependency release the registry no longer serves (webpki-roots
-    // 1.0.11 when this was written); the CLI's own version is pinned either way.
-    if !install(true)? {
-        eprintln!("xtask: `cargo install --locked` failed; retrying without --locked");
-        if !install(false)? {
-            bail!("`cargo install wasm-bindgen-cli --version {WASM_BINDGEN_VERSION}` failed");
-        }
+    // Not `--locked`: the CLI's published lock file names dependency releases the registry no
+    // longer serves (webpki-roots 1.0.11 was yanked), so a locked install fails. The CLI's own
+    // version is pinned either way, and it must equal the crate's (checked above).
+    let mut command = Command::new("cargo");
+    command.args(["install", "wasm-bindgen-cli", "--version", WASM_BINDGEN_VERSION, "--bin", "wasm-bindgen"]);
+    if std::env::var_os("CARGO_BUILD_JOBS").is_none() {
+        command.args(["-j", "2"]);
     }
-    Ok(())
+    // The CLI gets its own target directory: a workspace's would make cargo install share it.
+    command.env_remove("CARGO_TARGET_DIR").arg("--root").arg(&root);
+    // xtask runs the binary by its path; with its directory on PATH cargo does not warn that it
+    // is missing there.
+    let bin_dir = root.join("bin");
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    if let Ok(path) = std::env::join_paths(std::iter::once(bin_dir).chain(std::env::split_paths(&path))) {
+        command.env("PATH", path);
+    }
+    run(&mut command, &format!("cargo install wasm-bindgen-cli --version {WASM_BINDGEN_VERSION}"))
 }
 
 /// `npm ci` in `web/` when `web/node_modules` is missing or older than `web/package-lock.json`.
@@ -229,13 +219,5 @@ fn ensure_npm_packages(web: &Path) -> anyhow::Result<()> {
 
 fn copy(from: &Path, to: &Path) -> anyhow::Result<()> {
     std::fs::copy(from, to).with_context(|| format!("copying {} to {}", from.display(), to.display()))?;
-    Ok(())
-}
-
-fn run(command: &mut Command, what: &str) -> anyhow::Result<()> {
-    let status = command.status().with_context(|| format!("running {what}"))?;
-    if !status.success() {
-        bail!("{what} failed ({status})");
-    }
     Ok(())
 }

@@ -1,7 +1,7 @@
 //! How the lease module is built and checked, shared by the host's `build.rs` and `cargo xtask`
-//! (both include this file with `#[path]`; it uses `std` only).
+//! (both include this file with `#[path]`; it uses `std` and `csplease-tool-cache` only).
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 /// The `binaryen` npm package whose `wasm-opt` optimises the module.
 pub const BINARYEN_VERSION: &str = "132.0.0";
@@ -47,17 +47,10 @@ pub const WASM_OPT_COMMON_ARGS: &[&str] = &[
 /// exports.
 pub const WASM_OPT_ARGS: &[&str] = &["-O3", "--remove-exports=__heap_base,__data_end"];
 
-/// The project's tool cache: `$CSPLEASE_CACHE`, else `$HOME/.cache/csplease`.
-pub fn tool_cache() -> Option<PathBuf> {
-    match std::env::var_os("CSPLEASE_CACHE") {
-        Some(dir) if !dir.is_empty() => Some(PathBuf::from(dir)),
-        _ => std::env::var_os("HOME").map(|home| Path::new(&home).join(".cache").join("csplease")),
-    }
-}
-
-/// Where `cargo xtask` installs the pinned `binaryen` package.
+/// Where `cargo xtask` installs the pinned `binaryen` package: `binaryen-<version>` in the tool
+/// cache (`csplease_tool_cache`; both includers of this file depend on it).
 pub fn binaryen_dir() -> Option<PathBuf> {
-    tool_cache().map(|dir| dir.join(format!("binaryen-{BINARYEN_VERSION}")))
+    csplease_tool_cache::tool_dir("binaryen", BINARYEN_VERSION)
 }
 
 /// The `wasm-opt` inside [`binaryen_dir`].

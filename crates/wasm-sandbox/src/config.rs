@@ -54,12 +54,9 @@ impl Config {
     }
 }
 
-/// The compiled-module cache the binary uses: `$CSPLEASE_CACHE/wasmtime`, else
-/// `$XDG_CACHE_HOME/csplease/wasmtime`, else `$HOME/.cache/csplease/wasmtime`.
+/// The compiled-module cache the binary uses: `wasmtime/` in the project's cache directory
+/// ([`csplease_tool_cache::cache_root`]: `$CSPLEASE_CACHE`, else `$XDG_CACHE_HOME/csplease`,
+/// else `$HOME/.cache/csplease`).
 pub fn default_cache_dir() -> Option<PathBuf> {
-    let var = |name| std::env::var_os(name).filter(|v| !v.is_empty()).map(PathBuf::from);
-    let base = var("CSPLEASE_CACHE")
-        .or_else(|| var("XDG_CACHE_HOME").map(|d| d.join("csplease")))
-        .or_else(|| var("HOME").map(|d| d.join(".cache").join("csplease")))?;
-    Some(base.join("wasmtime"))
+    csplease_tool_cache::cache_root().map(|root| root.join("wasmtime"))
 }

@@ -66,9 +66,10 @@ fn endless_loop_is_stopped_at_the_deadline() {
     let (err, decision) = evaluate_hostile(&host, "endless-loop.wat");
     assert_eq!(err, EvalError::Timeout(Duration::from_millis(50)));
     assert!(decision["reason"].as_str().is_some_and(|r| r.contains("deadline of 50 ms")), "{decision}");
-    // Four evaluations, each stopped between 50 and 55 ms (plus scheduling).
+    // Four evaluations, none stopped before its 50 ms deadline. The upper bound only catches a
+    // hang (a deadline that never fires): a busy machine must not fail this test.
     assert!(start.elapsed() >= Duration::from_millis(200), "{:?}", start.elapsed());
-    assert!(start.elapsed() < Duration::from_secs(5), "{:?}", start.elapsed());
+    assert!(start.elapsed() < Duration::from_secs(60), "{:?}", start.elapsed());
     serves_good_request(&host);
 }
 

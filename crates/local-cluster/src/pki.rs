@@ -9,7 +9,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use super::{ClusterError, io_error};
+use crate::{ClusterError, io_error};
 
 /// Subject of the admin identity's certificate: in `system:masters`, so it may do anything.
 pub const ADMIN_SUBJECT: &str = "/O=system:masters/CN=csplease-admin";
@@ -175,5 +175,5 @@ fn openssl(args: &[&str], cnf: &Path, paths: &[(&str, &Path)]) -> Result<(), Clu
 fn openssl_plain(args: &[&std::ffi::OsStr]) -> Result<(), ClusterError> {
     let mut cmd = Command::new("openssl");
     cmd.args(args);
-    super::run_quiet(&mut cmd).map(|_| ())
+    crate::run_quiet(&mut cmd).map(|_| ())
 }

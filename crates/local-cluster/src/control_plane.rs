@@ -11,8 +11,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 
-use super::pki::{self, Pki};
-use super::{Binaries, ClusterError, deploy_dir, describe, io_error, kubectl, run_quiet};
+use crate::pki::{self, Pki};
+use crate::{Binaries, ClusterError, deploy_dir, describe, io_error, kubectl, run_quiet};
 
 /// How long the API server may take to report ready (generous: the machine is shared).
 const READY_TIMEOUT: Duration = Duration::from_secs(90);
@@ -220,6 +220,10 @@ impl ControlPlane {
 
     /// Stops both servers, kube-apiserver first (SIGTERM, then SIGKILL after 15 s
     /// each), and deletes the state directory. Harmless if they already stopped.
+    ///
+    /// Returns only once both processes have exited: every thread of each has ended (a
+    /// zombie waiting for its parent to collect it counts as exited; it holds no port, file
+    /// or memory). A server that outlives even SIGKILL is an error.
     pub fn stop(&mut self) -> Result<(), ClusterError> {
         if self.stopped {
             return Ok(());
@@ -232,24 +236,37 @@ impl ControlPlane {
             drop(stdin);
         }
         // kube-apiserver first: it exits in about a second while etcd is up.
-        for pid in [self.apiserver_pid, self.etcd_pid] {
+        for (pid, name) in [(self.apiserver_pid, "kube-apiserver"), (self.etcd_pid, "etcd")] {
+            // Identify the process once, by its command line (our state directory is in it),
+            // then follow that one process by its start time: a zombie's command line is empty
+            // while its threads may still be running, and the pid cannot be reused before it
+            // has been collected.
             if !pid_is_ours(pid, &self.dir) {
                 continue;
             }
+            let Some(started) = start_time(pid) else { continue };
             signal("-TERM", pid);
-            let deadline = Instant::now() + STOP_TIMEOUT;
+            let mut deadline = Instant::now() + STOP_TIMEOUT;
+            let mut killed = false;
             loop {
                 for child in &mut self.children {
                     let _ = child.try_wait();
                 }
-                if !pid_is_ours(pid, &self.dir) {
+                if !alive_since(pid, started) {
                     break;
                 }
                 if Instant::now() >= deadline {
+                    if killed {
+                        return Err(ClusterError::Startup {
+                            reason: format!("{name} (pid {pid}) still runs {} s after SIGKILL", STOP_TIMEOUT.as_secs()),
+                            log_tail: String::new(),
+                        });
+                    }
                     signal("-KILL", pid);
-                    break;
+                    killed = true;
+                    deadline = Instant::now() + STOP_TIMEOUT;
                 }
-                sleep(Duration::from_millis(50));
+                sleep(Duration::from_millis(20));
             }
         }
         for child in &mut self.children {
@@ -266,9 +283,10 @@ impl ControlPlane {
     /// Fault injection: kills kube-apiserver with SIGKILL (no graceful shutdown, connections
     /// cut mid-request) and waits until it has exited. etcd keeps running.
     pub fn kill_apiserver(&mut self) -> Result<(), ClusterError> {
+        let started = start_time(self.apiserver_pid);
         signal("-KILL", self.apiserver_pid);
         let deadline = Instant::now() + STOP_TIMEOUT;
-        while pid_is_ours(self.apiserver_pid, &self.dir) {
+        while started.is_some_and(|started| alive_since(self.apiserver_pid, started)) {
             for child in &mut self.children {
                 let _ = child.try_wait();
             }
@@ -394,8 +412,10 @@ impl Drop for ControlPlane {
     }
 }
 
-/// Creates (or updates) namespace `name` and its `default` ServiceAccount.
-pub(super) fn create_namespace(admin_kubeconfig: &Path, name: &str) -> Result<(), ClusterError> {
+/// Creates (or updates) namespace `name` and its `default` ServiceAccount (there is no
+/// controller-manager to create it, and Pods cannot be created without it), as the admin of
+/// `admin_kubeconfig`.
+pub fn create_namespace(admin_kubeconfig: &Path, name: &str) -> Result<(), ClusterError> {
     let list = json!({
         "apiVersion": "v1",
         "kind": "List",
@@ -545,6 +565,32 @@ fn pid_is_ours(pid: u32, dir: &Path) -> bool {
     !needle.is_empty() && cmdline.windows(needle.len()).any(|w| w == needle)
 }
 
+/// Whether process `pid` is alive: it exists and at least one of its threads has not exited
+/// (a zombie, whose threads have all ended and which only waits to be collected, is not alive).
+pub fn process_is_alive(pid: u32) -> bool {
+    let Ok(tasks) = fs::read_dir(format!("/proc/{pid}/task")) else {
+        return false;
+    };
+    tasks.filter_map(Result::ok).any(|task| {
+        let stat = fs::read_to_string(task.path().join("stat")).unwrap_or_default();
+        // `pid (comm) S ...`: the state follows the last `)` (comm may contain anything).
+        let state = stat.rsplit_once(')').and_then(|(_, rest)| rest.trim_start().chars().next());
+        state.is_some_and(|s| s != 'Z' && s != 'X')
+    })
+}
+
+/// When process `pid` started (`/proc/PID/stat` field 22, in clock ticks since boot).
+fn start_time(pid: u32) -> Option<u64> {
+    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // Fields after `comm`: state is field 3, so start time (22) is the 20th after the `)`.
+    stat.rsplit_once(')')?.1.split_whitespace().nth(19)?.parse().ok()
+}
+
+/// Whether the process `pid` that started at `started` is still alive.
+fn alive_since(pid: u32, started: u64) -> bool {
+    start_time(pid) == Some(started) && process_is_alive(pid)
+}
+
 fn signal(sig: &str, pid: u32) {
     let _ = Command::new("kill").arg(sig).arg(pid.to_string()).stdout(Stdio::null()).stderr(Stdio::null()).status();
 }
@@ -557,4 +603,29 @@ fn log_tail(log: &Path) -> String {
 
 fn secs(since: Instant) -> f64 {
     since.elapsed().as_secs_f64()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_process_is_alive_until_it_exits_and_a_zombie_is_not() {
+        let mut child = Command::new("sleep").arg("30").spawn().expect("sleep starts");
+        let pid = child.id();
+        let started = start_time(pid).expect("a start time");
+        assert!(process_is_alive(pid) && alive_since(pid, started));
+        assert!(!alive_since(pid, started + 1), "another start time is another process");
+        signal("-KILL", pid);
+        // Not collected yet: a zombie until `wait`.
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while process_is_alive(pid) {
+            assert!(Instant::now() < deadline, "sleep outlived SIGKILL");
+            sleep(Duration::from_millis(10));
+        }
+        let stat = fs::read_to_string(format!("/proc/{pid}/stat")).expect("the zombie is still listed");
+        assert!(stat.contains(") Z "), "{stat}");
+        child.wait().expect("collected");
+        assert!(!process_is_alive(pid));
+    }
 }
