@@ -614,3 +614,31 @@ fn the_shipped_manifest_is_accepted_by_the_api_server() {
         assert!(out.contains(&format!("{kind} created (server dry run)")), "{kind} missing from\n{out}");
     }
 }
+
+#[test]
+fn a_value_over_the_cel_cost_budget_is_refused() {
+    let Some(cluster) = live("a_value_over_the_cel_cost_budget_is_refused") else {
+        return;
+    };
+    let mut installed = Installed::new(cluster);
+    let binding = installed.bind(None, false);
+    // A released lease with a padding member, written by a break-glass admin: read and allowed
+    // at 64 KiB; at 128 KiB reading it costs more than CEL's budget, and failurePolicy Fail
+    // refuses it.
+    let write = |kib: usize| {
+        let name = unique("csp-vap-large");
+        Csp::named(&name).create(cluster);
+        let value = format!(r#"{{"holder":"","leaderTransition":0,"pad":"{}"}}"#, "x".repeat(kib * 1024));
+        let labels = json!({SELECTOR_LABEL: binding.selector});
+        let patch = json!({"metadata": {"labels": labels, "annotations": {LEASE_KEY: value}}});
+        let path = installed.dir.join(format!("{name}.patch.json"));
+        std::fs::write(&path, patch.to_string()).expect("write the patch");
+        let out = run(cluster.kubectl_admin().args(["patch", "csp", &name, "--type=merge", "--patch-file"]).arg(&path));
+        verdict(&out, &installed, &binding).unwrap_or_else(|| panic!("{kib} KiB: {}", stderr(&out)))
+    };
+    assert_eq!(write(64), Verdict::Allowed);
+    match write(128) {
+        Verdict::Denied(message) => assert!(message.contains("cost"), "{message}"),
+        Verdict::Allowed => panic!("a 128 KiB value was read within CEL's cost budget"),
+    }
+}
