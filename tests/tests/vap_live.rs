@@ -642,3 +642,51 @@ fn a_value_over_the_cel_cost_budget_is_refused() {
         Verdict::Allowed => panic!("a 128 KiB value was read within CEL's cost budget"),
     }
 }
+
+#[test]
+fn the_plugin_works_under_the_policy() {
+    let Some(cluster) = live("the_plugin_works_under_the_policy") else {
+        return;
+    };
+    let mut installed = Installed::new(cluster);
+    let shipped = installed.bind(None, false);
+    let strict = installed.bind(None, true);
+    let ns = namespace(cluster, "vap-plugin");
+    Pods::new(&ns, &["pool-a", "pool-b"]).create(cluster, "Running");
+    let (a, b) = (format!("{ns}/pool-a"), format!("{ns}/pool-b"));
+    let csp = |binding: &Binding| {
+        let name = unique("csp-vap-plugin");
+        Csp::named(&name).create(cluster);
+        cluster.kubectl_ok(&["label", "csp", &name, &format!("{SELECTOR_LABEL}={}", binding.selector)], None);
+        name
+    };
+    let plugin = |args: &[&str]| {
+        run(&mut csplease_tests::plugin::through_kubectl(cluster.kubectl(cluster::Identity::Restricted), args))
+    };
+
+    // As shipped: hold, a takeover from a failed holder and a release pass unchanged.
+    let name = csp(&shipped);
+    let out = plugin(&["hold", &name, "--holder", &a]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    csplease_tests::fixture::set_phase(cluster, &ns, "pool-a", "Failed");
+    let out = plugin(&["hold", &name, "--holder", &b]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(lease(cluster, &name), Some(lease_of(&b, 2)));
+    let out = plugin(&["release", &name, "--holder", &b]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(lease(cluster, &name), Some(lease_of("", 2)));
+
+    // Strict: the same takeover needs the holder's phase, so the policy refuses it, and the
+    // plugin says who refused; nothing is written.
+    let name = csp(&strict);
+    let out = plugin(&["hold", &name, "--holder", &a]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let out = plugin(&["hold", &name, "--holder", &b]);
+    let text = stderr(&out);
+    assert_ne!(out.status.code(), Some(0), "{text}");
+    assert!(text.contains(&format!("ValidatingAdmissionPolicy '{}'", installed.policy)), "{text}");
+    assert!(text.contains("whenHolderPhaseNeeded: deny"), "{text}");
+    assert_eq!(text.trim_end().lines().count(), 1, "{text}");
+    assert_eq!(lease(cluster, &name), Some(lease_of(&a, 1)));
+    eprintln!("plugin under the strict policy: exit {:?}: {text}", out.status.code());
+}
