@@ -690,3 +690,54 @@ fn the_plugin_works_under_the_policy() {
     assert_eq!(lease(cluster, &name), Some(lease_of(&a, 1)));
     eprintln!("plugin under the strict policy: exit {:?}: {text}", out.status.code());
 }
+
+#[test]
+fn with_the_webhook_the_policy_refuses_first_and_the_webhook_decides_the_rest() {
+    use csplease_tests::webhook::{self, Certs, DENIED_BY_WEBHOOK, Webhook};
+    let Some(cluster) = live("with_the_webhook_the_policy_refuses_first_and_the_webhook_decides_the_rest") else {
+        return;
+    };
+    let mut installed = Installed::new(cluster);
+    let binding = installed.bind(None, false);
+    let certs = Certs::generate(&installed.dir.join("certs"));
+    let admin = cluster.admin_kubeconfig().to_str().expect("a UTF-8 path").to_owned();
+    let server = Webhook::start(&certs, &["--kubeconfig", &admin, "--lookup-timeout-ms", "3000"]);
+    let selector = unique("vap-and-webhook");
+    let probe = unique("csp-webhook-probe");
+    Csp::named(&probe).label(webhook::SELECTOR_LABEL, &selector).create(cluster);
+    let config_name = unique("csplease-vap-webhook");
+    let config = webhook::configuration(&config_name, &server.url(), &certs, &selector);
+    if let Err(e) = webhook::register(cluster.admin_kubeconfig(), &config, &probe) {
+        panic!("registering the webhook: {e}\nwebhook log:\n{}", server.log());
+    }
+
+    let ns = namespace(cluster, "vap-webhook");
+    Pods::new(&ns, &["pool-a", "pool-b"]).create(cluster, "Running");
+    let (a, b) = (format!("{ns}/pool-a"), format!("{ns}/pool-b"));
+    let name = unique("csp-vap-webhook");
+    Csp::named(&name).lease(&lease_of(&a, 3)).label(webhook::SELECTOR_LABEL, &selector).create(cluster);
+    cluster.kubectl_ok(&["label", "csp", &name, &format!("{SELECTOR_LABEL}={}", binding.selector)], None);
+    let annotate = |value: &str| {
+        run(cluster.kubectl(cluster::Identity::Restricted).args([
+            "annotate",
+            "--overwrite",
+            "csp",
+            &name,
+            &format!("{LEASE_KEY}={value}"),
+        ]))
+    };
+
+    // A counter that skips: the policy refuses it.
+    let out = annotate(&lease_of(&b, 9));
+    assert!(matches!(verdict(&out, &installed, &binding), Some(Verdict::Denied(_))), "{}", stderr(&out));
+    // A steal from the live pool-a with the right counter: the policy cannot tell, the webhook refuses.
+    let out = annotate(&lease_of(&b, 4));
+    assert!(stderr(&out).contains(DENIED_BY_WEBHOOK) && stderr(&out).contains(&a), "{}", stderr(&out));
+    assert_eq!(lease(cluster, &name), Some(lease_of(&a, 3)));
+    // pool-a fails: the same write passes both.
+    csplease_tests::fixture::set_phase(cluster, &ns, "pool-a", "Failed");
+    let out = annotate(&lease_of(&b, 4));
+    assert_eq!(verdict(&out, &installed, &binding), Some(Verdict::Allowed), "{}", stderr(&out));
+    assert_eq!(lease(cluster, &name), Some(lease_of(&b, 4)));
+    let _ = cluster.kubectl_admin().args(["delete", "validatingwebhookconfiguration", &config_name]).output();
+}
