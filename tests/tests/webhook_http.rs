@@ -88,7 +88,7 @@ fn every_review_vector_gets_the_native_verdict_and_reason() {
         assert_eq!(review["apiVersion"], "admission.k8s.io/v1");
         assert_eq!(review["kind"], "AdmissionReview");
     }
-    assert!(checked >= 35, "only {checked} review vectors were sent");
+    assert!(checked >= 39, "only {checked} review vectors were sent");
     assert!(failures.is_empty(), "{} of {checked} differ:\n{}", failures.len(), failures.join("\n"));
     let metrics = https(&certs.ca, "GET", &format!("https://{}/metrics", webhook.addr()), None, None);
     assert!(metrics.body.contains("csplease_webhook_pod_lookups_total{result=\"failed\"}"), "{}", metrics.body);
