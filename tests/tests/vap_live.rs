@@ -686,7 +686,8 @@ fn the_plugin_works_under_the_policy() {
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let out = plugin(&["hold", &name, "--holder", &b]);
     let text = stderr(&out);
-    assert_ne!(out.status.code(), Some(0), "{text}");
+    assert_eq!(out.status.code(), Some(3), "a policy's refusal is a denial: {text}");
+    assert!(text.contains("the cluster's admission policy refused"), "{text}");
     assert!(text.contains(&format!("ValidatingAdmissionPolicy '{}'", installed.policy)), "{text}");
     assert!(text.contains("whenHolderPhaseNeeded: deny"), "{text}");
     assert_eq!(text.trim_end().lines().count(), 1, "{text}");

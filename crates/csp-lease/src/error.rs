@@ -39,15 +39,17 @@ pub enum Error {
         /// The API server's message, which names the user and the missing verb.
         message: String,
     },
-    /// An admission webhook (csplease's own lease policy, or another) denied the write. The
-    /// message is the API server's, which names the webhook and carries its reason.
+    /// An admission webhook or a ValidatingAdmissionPolicy (csplease's own lease policy, or
+    /// another) denied the write. The message is the API server's, which names the webhook or
+    /// policy and carries its reason.
     #[error("the cluster's admission policy refused to {verb} {target}: {message}")]
     Refused {
         /// The verb.
         verb: &'static str,
         /// The object.
         target: String,
-        /// The API server's message: `admission webhook "NAME" denied the request: REASON`.
+        /// The API server's message: `admission webhook "NAME" denied the request: REASON`, or
+        /// `... ValidatingAdmissionPolicy 'NAME' with binding 'B' denied request: REASON`.
         message: String,
     },
     /// The API server refused the request for another reason.
@@ -220,9 +222,12 @@ pub(crate) fn classify(err: kube::Error, target: Target<'_>, not_found: impl FnO
     match err {
         kube::Error::Api(status) => match status.code {
             404 => not_found(),
-            // A webhook's denial carries the webhook's own code (403 or 400, say) and this text.
-            _ if status.message.starts_with("admission webhook \"")
-                && status.message.contains("denied the request") =>
+            // A webhook's denial carries the webhook's own code (403 or 400, say) and this text;
+            // a ValidatingAdmissionPolicy's, a 403 or 422 naming the policy and its binding.
+            _ if (status.message.starts_with("admission webhook \"")
+                && status.message.contains("denied the request"))
+                || (status.message.contains("ValidatingAdmissionPolicy '")
+                    && status.message.contains("denied request")) =>
             {
                 Error::Refused { verb: target.verb, target: target.what.to_owned(), message: status.message }
             }
