@@ -12,11 +12,16 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+#[path = "../build_version.rs"]
+mod build_version;
+
 #[path = "build/module.rs"]
 #[allow(dead_code)]
 mod module;
 
 fn main() {
+    // The version `--version` prints (`CSPLEASE_VERSION`: version, git commit, target).
+    build_version::emit();
     let manifest_dir = PathBuf::from(env("CARGO_MANIFEST_DIR"));
     let root = manifest_dir.join("../..");
     let out_dir = PathBuf::from(env("OUT_DIR"));

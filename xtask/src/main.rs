@@ -10,6 +10,7 @@ use clap::{Parser, Subcommand};
 
 mod cluster;
 mod demo;
+mod dist;
 mod test;
 mod wasm;
 mod web;
@@ -32,6 +33,8 @@ enum Command {
     Cluster(cluster::Args),
     /// Build the browser lease inspector into web/pkg/.
     Web,
+    /// Build the static release archives, their sha256 file and the krew manifest into target/dist/.
+    Dist(dist::Args),
 }
 
 fn main() -> ExitCode {
@@ -40,6 +43,7 @@ fn main() -> ExitCode {
         Command::Demo(args) => demo::run_with(args),
         Command::Test => test::run(),
         Command::Cluster(args) => cluster::run(args),
+        Command::Dist(args) => dist::run(args),
         Command::Web => {
             web::build(&test::workspace_root()).map(|pkg| eprintln!("xtask: inspector built in {}", pkg.display()))
         }

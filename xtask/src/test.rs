@@ -7,11 +7,13 @@
 //! 2. `cargo fmt --check` and `cargo clippy -D warnings` over every target;
 //! 3. the control plane: kube-apiserver and etcd, built once into a version-keyed cache, then
 //!    started for this run on loopback;
-//! 4. `cargo test --workspace`: unit, property and doc tests, the conformance vectors through
-//!    every runtime (native, wasmtime, Node, headless Chromium), and the live tests against the
-//!    control plane through the real `kubectl`;
-//! 5. the WASM module's rules (no imports, its ABI, at most 100 KiB);
-//! 6. the fuzz target builds, and replays its corpus as a regression test.
+//! 4. the static binaries the distribution tests need (`dist::for_tests`): both binaries for
+//!    aarch64 (musl), the x86_64 plugin's release archive and its krew manifest, and krew itself;
+//! 5. `cargo test --workspace`: unit, property and doc tests, the conformance vectors through
+//!    every runtime (native, wasmtime, Node, headless Chromium, the aarch64 binaries under
+//!    qemu), and the live tests against the control plane through the real `kubectl` (and krew);
+//! 6. the WASM module's rules (no imports, its ABI, at most 100 KiB);
+//! 7. the fuzz target builds, and replays its corpus as a regression test.
 
 use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
@@ -20,11 +22,11 @@ use std::time::Instant;
 
 use anyhow::{Context, bail};
 
-use crate::{cluster, wasm, web};
+use crate::{cluster, dist, wasm, web};
 
 /// Debian packages the tests use at run time: certificates for the control plane, raw requests,
 /// and the browser the inspector is tested in.
-const DEBIAN_PACKAGES: &[&str] = &["openssl", "curl", "chromium", "chromium-driver"];
+const DEBIAN_PACKAGES: &[&str] = &["openssl", "curl", "chromium", "chromium-driver", "qemu-user-static"];
 /// The cargo-fuzz release the fuzz target is built with.
 const CARGO_FUZZ_VERSION: &str = "0.13.2";
 
@@ -56,10 +58,16 @@ pub fn run() -> anyhow::Result<()> {
         let bins = ["-p", "kubectl-csplease", "--bin", "kubectl-csplease", "-p", "wasm-host", "--bin", "csplease-wasm"];
         cargo(&root, ["build"].into_iter().chain(bins), &[])
     })?;
+    // The aarch64 binaries (run under qemu) and the plugin's archive for krew.
+    let built =
+        steps.run("static binaries: aarch64, and the x86_64 plugin archive for krew", || dist::for_tests(&root))?;
     let plugin_dir = target_dir(&root).join("debug");
     let mut env: Vec<(&str, &OsStr)> = control_plane.test_env().into_iter().collect();
     env.push(("CSPLEASE_PLUGIN_DIR", plugin_dir.as_os_str()));
     env.push(("CSPLEASE_WEB", OsStr::new("1")));
+    env.push(("CSPLEASE_DIST_DIR", built.dist.as_os_str()));
+    env.push(("CSPLEASE_AARCH64_DIR", built.aarch64.as_os_str()));
+    env.push(("CSPLEASE_KREW_DIR", built.krew.as_os_str()));
     steps.run("cargo test --workspace (unit, property, vectors in every runtime, live)", || {
         cargo(&root, ["test", "--workspace"], &env)
     })?;

@@ -53,7 +53,7 @@ pods set them.";
 #[command(
     name = "kubectl-csplease",
     bin_name = "kubectl csplease",
-    version,
+    version = env!("CSPLEASE_VERSION"),
     after_help = EXIT_CODES,
     disable_help_subcommand = true
 )]
