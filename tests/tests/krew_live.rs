@@ -108,11 +108,35 @@ impl KrewHome {
         String::from_utf8_lossy(&output.stdout).into_owned()
     }
 
+    /// Adds a local git repository holding the manifest as krew index `csplease`.
+    fn add_index(&self, dist: &Dist) {
+        let repo = self.root.with_file_name("index");
+        std::fs::create_dir_all(repo.join("plugins")).expect("creating the index");
+        std::fs::copy(&dist.manifest, repo.join("plugins/csplease.yaml")).expect("copying the manifest");
+        for args in [
+            &["init", "-q"][..],
+            &["add", "plugins/csplease.yaml"],
+            &["-c", "user.name=csplease", "-c", "user.email=csplease@localhost", "commit", "-qm", "csplease"],
+        ] {
+            let status = Command::new("git").current_dir(&repo).args(args).status().expect("running git");
+            assert!(status.success(), "git {args:?} in {}", repo.display());
+        }
+        let repo = repo.to_str().expect("a UTF-8 path");
+        self.kubectl_ok(Identity::Admin, &["krew", "index", "add", "csplease", repo]);
+    }
+
     fn install(&self, dist: &Dist, manifest: &Path) -> Output {
         let manifest = format!("--manifest={}", manifest.display());
         let archive = format!("--archive={}", dist.archive.display());
         self.kubectl(Identity::Admin, &["krew", "install", &manifest, &archive])
     }
+}
+
+/// A file's SHA-256 in hex, from `sha256sum`.
+fn sha256_of(path: &Path) -> String {
+    let output = Command::new("sha256sum").arg(path).output().expect("running sha256sum");
+    assert!(output.status.success(), "sha256sum {}", path.display());
+    String::from_utf8_lossy(&output.stdout).split_whitespace().next().unwrap_or_default().to_owned()
 }
 
 #[test]
@@ -138,8 +162,14 @@ fn krew_installs_the_archive_and_kubectl_csplease_status_runs_through_its_link()
     assert!(installed.status.success(), "kubectl krew install failed:\nstdout: {out}\nstderr: {err}");
     assert!(err.contains("Installed plugin: csplease"), "stdout: {out}\nstderr: {err}");
 
+    // `krew list`, `info` and `uninstall` want a plugin index: a local git repository holding the
+    // manifest, added the way users add a custom index.
+    home.add_index(&dist);
     let list = home.kubectl_ok(Identity::Admin, &["krew", "list"]);
-    assert!(list.lines().any(|l| l.split_whitespace().next() == Some("csplease")), "krew list: {list}");
+    assert!(list.lines().any(|l| l.trim().ends_with("csplease")), "krew list: {list}");
+    let info = home.kubectl_ok(Identity::Admin, &["krew", "info", "csplease/csplease"]);
+    let sha = sha256_of(&dist.archive);
+    assert!(info.lines().any(|l| l == format!("SHA256: {sha}")), "krew info shows the archive's sha256 {sha}: {info}");
     // krew's link in $KREW_ROOT/bin points into its store, beside the archive's LICENSE.
     let link = home.root.join("bin/kubectl-csplease");
     let target = std::fs::read_link(&link).unwrap_or_else(|e| panic!("{} is krew's link: {e}", link.display()));
