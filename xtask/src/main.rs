@@ -16,6 +16,7 @@ use clap::{Parser, Subcommand};
 // Jobs.
 mod cluster;
 mod demo;
+mod dist;
 mod test;
 // Builds and the tools they install.
 mod fuzz;
@@ -43,6 +44,8 @@ enum Command {
     Cluster(cluster::Args),
     /// Build the browser lease inspector into web/pkg/.
     Web,
+    /// Build the static release archives, their sha256 file and the krew manifest into target/dist/.
+    Dist(dist::Args),
 }
 
 fn main() -> ExitCode {
@@ -51,6 +54,7 @@ fn main() -> ExitCode {
         Command::Demo(args) => demo::run_with(args),
         Command::Test => test::run(),
         Command::Cluster(args) => cluster::run(args),
+        Command::Dist(args) => dist::run(args),
         Command::Web => {
             web::build(&workspace::root()).map(|pkg| eprintln!("xtask: inspector built in {}", pkg.display()))
         }

@@ -7,13 +7,15 @@
 //! 2. `cargo fmt --check` and `cargo clippy -D warnings` over every target;
 //! 3. the control plane: kube-apiserver and etcd, built once into a version-keyed cache, then
 //!    started for this run on loopback;
-//! 4. `cargo test --workspace`: unit, property and doc tests, the conformance vectors through
-//!    every runtime (native, wasmtime, Node, headless Chromium), and the live tests against the
-//!    control plane through the real `kubectl`;
-//! 5. the WASM module's rules (no imports, its ABI, at most 100 KiB);
-//! 6. the core's instruction budgets: instructions per decision counted with callgrind
+//! 4. the static binaries the distribution tests need (`dist::for_tests`): both binaries for
+//!    aarch64 (musl), the x86_64 plugin's release archive and its krew manifest, and krew itself;
+//! 5. `cargo test --workspace`: unit, property and doc tests, the conformance vectors through
+//!    every runtime (native, wasmtime, Node, headless Chromium, the aarch64 binaries under
+//!    qemu), and the live tests against the control plane through the real `kubectl` (and krew);
+//! 6. the WASM module's rules (no imports, its ABI, at most 100 KiB);
+//! 7. the core's instruction budgets: instructions per decision counted with callgrind
 //!    (`csplease-instruction-budgets`; a table, and a failure over budget);
-//! 7. the fuzz targets build, and replay their corpora as a regression test.
+//! 8. the fuzz targets build, and replay their corpora as a regression test.
 
 use std::ffi::OsStr;
 use std::time::Instant;
@@ -21,11 +23,12 @@ use std::time::Instant;
 use anyhow::Context;
 
 use crate::workspace::{self, cargo};
-use crate::{cluster, debian, fuzz, wasm, web};
+use crate::{cluster, debian, dist, fuzz, wasm, web};
 
 /// Debian packages the tests use at run time: certificates for the control plane, raw requests,
-/// the browser the inspector is tested in, and valgrind for the instruction budgets.
-const DEBIAN_PACKAGES: &[&str] = &["openssl", "curl", "chromium", "chromium-driver", "valgrind"];
+/// the browser the inspector is tested in, valgrind for the instruction budgets, and qemu for the
+/// aarch64 binaries.
+const DEBIAN_PACKAGES: &[&str] = &["openssl", "curl", "chromium", "chromium-driver", "valgrind", "qemu-user-static"];
 
 /// Runs every test.
 pub fn run() -> anyhow::Result<()> {
@@ -56,10 +59,16 @@ pub fn run() -> anyhow::Result<()> {
             ["-p", "kubectl-csplease", "--bin", "kubectl-csplease", "-p", "csplease-wasm", "--bin", "csplease-wasm"];
         cargo(&root, ["build"].into_iter().chain(bins), &[])
     })?;
+    // The aarch64 binaries (run under qemu) and the plugin's archive for krew.
+    let built =
+        steps.run("static binaries: aarch64, and the x86_64 plugin archive for krew", || dist::for_tests(&root))?;
     let plugin_dir = workspace::target_dir(&root).join("debug");
     let mut env: Vec<(&str, &OsStr)> = control_plane.test_env().into_iter().collect();
     env.push(("CSPLEASE_PLUGIN_DIR", plugin_dir.as_os_str()));
     env.push(("CSPLEASE_WEB", OsStr::new("1")));
+    env.push(("CSPLEASE_DIST_DIR", built.dist.as_os_str()));
+    env.push(("CSPLEASE_AARCH64_DIR", built.aarch64.as_os_str()));
+    env.push(("CSPLEASE_KREW_DIR", built.krew.as_os_str()));
     steps.run("cargo test --workspace (unit, property, vectors in every runtime, live)", || {
         cargo(&root, ["test", "--workspace"], &env)
     })?;

@@ -13,7 +13,7 @@ use wasm_sandbox::{Config, EvalOptions, Host, LeaseModule};
 #[derive(Parser)]
 #[command(
     name = "csplease-wasm",
-    version,
+    version = env!("CSPLEASE_VERSION"),
     after_help = "Exit status: 0 on success (an `invalid` decision is still a success); 1 when the module \
                   cannot be loaded or input/output fails, with `error: ...` on stderr."
 )]

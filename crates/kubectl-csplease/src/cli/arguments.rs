@@ -11,7 +11,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 #[command(
     name = "kubectl-csplease",
     bin_name = "kubectl csplease",
-    version,
+    version = env!("CSPLEASE_VERSION"),
     after_help = super::after_help(),
     disable_help_subcommand = true
 )]
