@@ -534,10 +534,13 @@ mod tests {
         let material = Material::issue(now, &sans(), &options(3000, 30000), None).expect("issued");
         assert_eq!(material.renewal(now, &["other.svc".to_owned()]), Renewal::Leaf);
         assert_eq!(material.renewal(now + 20000, &sans()), Renewal::Everything);
-        let renewed = Material::issue(now + 20000, &sans(), &options(3000, 30000), Some(&material)).expect("renewed");
+        let old = material.reissue_leaf(now + 19000, &sans(), &options(3000, 30000)).expect("a leaf of the old CA");
+        let renewed = Material::issue(now + 20000, &sans(), &options(3000, 30000), Some(&old)).expect("renewed");
         assert!(renewed.ca_bundle_pem.ends_with(first_pem(&material.ca_bundle_pem)), "the old CA stays trusted");
         assert_eq!(renewed.ca_bundle_pem.matches("BEGIN CERTIFICATE").count(), 2);
-        verifies(&material, "127.0.0.1", now + 20000).expect("old leaf");
+        // A replica still serving the old CA's leaf is trusted through the new bundle.
+        let old_leaf_new_bundle = Material { ca_bundle_pem: renewed.ca_bundle_pem.clone(), ..old };
+        verifies(&old_leaf_new_bundle, "127.0.0.1", now + 20000).expect("old leaf");
         verifies(&renewed, "127.0.0.1", now + 20000).expect("new leaf");
     }
 
