@@ -3,6 +3,7 @@
 //! - `cargo xtask demo`: the main job, a guided demo of the lease protocol.
 //! - `cargo xtask test`: every test the project has, installing what it needs first.
 //! - `cargo xtask cluster up|down`: a throwaway local control plane (etcd + kube-apiserver).
+//! - `cargo xtask image`: the webhook's container image, an OCI archive in `target/dist/`.
 
 use std::process::ExitCode;
 
@@ -10,6 +11,7 @@ use clap::{Parser, Subcommand};
 
 mod cluster;
 mod demo;
+mod image;
 mod test;
 mod wasm;
 mod web;
@@ -32,6 +34,8 @@ enum Command {
     Cluster(cluster::Args),
     /// Build the browser lease inspector into web/pkg/.
     Web,
+    /// Build the webhook's container image into target/dist/ (static binary, buildah, OCI archive).
+    Image,
 }
 
 fn main() -> ExitCode {
@@ -40,6 +44,7 @@ fn main() -> ExitCode {
         Command::Demo(args) => demo::run_with(args),
         Command::Test => test::run(),
         Command::Cluster(args) => cluster::run(args),
+        Command::Image => image::build(&test::workspace_root()).map(drop),
         Command::Web => {
             web::build(&test::workspace_root()).map(|pkg| eprintln!("xtask: inspector built in {}", pkg.display()))
         }

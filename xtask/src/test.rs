@@ -2,16 +2,19 @@
 //!
 //! Steps, in order (each prints a header and its time; the first failure stops the run):
 //! 1. tools: Debian packages (Chromium among them), the wasm target, `wasm-opt`,
-//!    `wasm-bindgen`, nightly Rust and `cargo-fuzz`, each skipped when already there; then the
-//!    browser inspector's page, which the plugin embeds;
+//!    `wasm-bindgen`, `helm` (from the Go module proxy), nightly Rust and `cargo-fuzz`, each
+//!    skipped when already there; then the browser inspector's page, which the plugin embeds;
 //! 2. `cargo fmt --check` and `cargo clippy -D warnings` over every target;
 //! 3. the control plane: kube-apiserver and etcd, built once into a version-keyed cache, then
 //!    started for this run on loopback;
-//! 4. `cargo test --workspace`: unit, property and doc tests, the conformance vectors through
+//! 4. the webhook's container image (`cargo xtask image`: a static binary, buildah, an OCI
+//!    archive in `target/dist/`);
+//! 5. `cargo test --workspace`: unit, property and doc tests, the conformance vectors through
 //!    every runtime (native, wasmtime, Node, headless Chromium), and the live tests against the
-//!    control plane through the real `kubectl`;
-//! 5. the WASM module's rules (no imports, its ABI, at most 100 KiB);
-//! 6. the fuzz target builds, and replays its corpus as a regression test.
+//!    control plane through the real `kubectl` (among them the image under podman, the
+//!    self-managed certificate, and the Helm chart with the pinned `helm`);
+//! 6. the WASM module's rules (no imports, its ABI, at most 100 KiB);
+//! 7. the fuzz target builds, and replays its corpus as a regression test.
 
 use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
@@ -20,7 +23,7 @@ use std::time::Instant;
 
 use anyhow::{Context, bail};
 
-use crate::{cluster, wasm, web};
+use crate::{cluster, image, wasm, web};
 
 /// Debian packages the tests use at run time: certificates for the control plane, raw requests,
 /// and the browser the inspector is tested in.
@@ -38,6 +41,7 @@ pub fn run() -> anyhow::Result<()> {
         ensure_debian_packages(DEBIAN_PACKAGES)?;
         wasm::ensure_tools()?;
         web::ensure_tools()?;
+        image::ensure_helm()?;
         ensure_fuzz_tools()
     })?;
     // Before anything compiles the plugin, which embeds the page when it is built.
@@ -56,6 +60,8 @@ pub fn run() -> anyhow::Result<()> {
         let bins = ["-p", "kubectl-csplease", "--bin", "kubectl-csplease", "-p", "wasm-host", "--bin", "csplease-wasm"];
         cargo(&root, ["build"].into_iter().chain(bins), &[])
     })?;
+    // The image and chart tests run it under podman as the API server's webhook.
+    steps.run("build the webhook's container image (target/dist)", || image::build(&root).map(drop))?;
     let plugin_dir = target_dir(&root).join("debug");
     let mut env: Vec<(&str, &OsStr)> = control_plane.test_env().into_iter().collect();
     env.push(("CSPLEASE_PLUGIN_DIR", plugin_dir.as_os_str()));
