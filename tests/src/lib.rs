@@ -2,6 +2,7 @@
 //! binaries and the admission webhook.
 
 pub mod cluster;
+pub mod deploy;
 pub mod fixture;
 pub mod plugin;
 pub mod proxy;

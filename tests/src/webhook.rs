@@ -66,6 +66,7 @@ impl Certs {
 #[derive(Debug)]
 pub struct Webhook {
     binary: PathBuf,
+    prefix: Vec<String>,
     child: Option<Child>,
     addr: SocketAddr,
     args: Vec<String>,
@@ -94,11 +95,22 @@ impl Webhook {
             certs.key.display().to_string(),
         ];
         all.extend(args.iter().map(|a| (*a).to_owned()));
+        Webhook::launch(binary, &[], &all)
+    }
+
+    /// Starts `program PREFIX... serve ARGS... --addr 127.0.0.1:0` and waits until it serves:
+    /// the webhook binary with no prefix, or `podman` with `run ... IMAGE` as the prefix. `args`
+    /// name the certificate (`--tls-cert`/`--tls-key`, or `--cert-mode self-managed ...`).
+    ///
+    /// # Panics
+    /// As [`Webhook::start`].
+    pub fn launch(program: &Path, prefix: &[String], args: &[String]) -> Webhook {
         let mut webhook = Webhook {
-            binary: binary.to_path_buf(),
+            binary: program.to_path_buf(),
+            prefix: prefix.to_vec(),
             child: None,
             addr: SocketAddr::from(([127, 0, 0, 1], 0)),
-            args: all,
+            args: args.to_vec(),
             log: Arc::default(),
         };
         webhook.spawn();
@@ -154,7 +166,7 @@ impl Webhook {
 
     fn spawn(&mut self) {
         let mut cmd = Command::new(&self.binary);
-        cmd.arg("serve").args(&self.args).arg("--addr").arg(self.addr.to_string());
+        cmd.args(&self.prefix).arg("serve").args(&self.args).arg("--addr").arg(self.addr.to_string());
         cmd.stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::piped());
         let mut child = cmd.spawn().expect("csplease-wasm serve starts");
         let stderr = child.stderr.take().expect("a stderr pipe");
@@ -268,6 +280,15 @@ pub fn register(kubeconfig: &Path, configuration: &serde_json::Value, probe: &st
 /// # Panics
 /// When `deploy/webhook.yaml` has no ValidatingWebhookConfiguration.
 pub fn configuration(name: &str, url: &str, certs: &Certs, selector: &str) -> serde_json::Value {
+    configuration_with(name, url, Some(certs.ca_bundle()), selector)
+}
+
+/// As [`configuration`], with `ca_bundle` (base64 PEM) as its `caBundle`, or none at all (for a
+/// webhook that injects its own).
+///
+/// # Panics
+/// As [`configuration`].
+pub fn configuration_with(name: &str, url: &str, ca_bundle: Option<String>, selector: &str) -> serde_json::Value {
     let path = crate::cluster::deploy_dir().join("webhook.yaml");
     let text = std::fs::read_to_string(&path).expect("deploy/webhook.yaml is readable");
     let mut config = serde_yaml_ng::Deserializer::from_str(&text)
@@ -276,7 +297,10 @@ pub fn configuration(name: &str, url: &str, certs: &Certs, selector: &str) -> se
         .expect("deploy/webhook.yaml has a ValidatingWebhookConfiguration");
     config["metadata"]["name"] = name.into();
     let webhook = &mut config["webhooks"][0];
-    webhook["clientConfig"] = serde_json::json!({"url": url, "caBundle": certs.ca_bundle()});
+    webhook["clientConfig"] = match ca_bundle {
+        Some(ca_bundle) => serde_json::json!({"url": url, "caBundle": ca_bundle}),
+        None => serde_json::json!({"url": url}),
+    };
     webhook["objectSelector"] = serde_json::json!({"matchLabels": {SELECTOR_LABEL: selector}});
     config
 }

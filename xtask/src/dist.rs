@@ -68,7 +68,7 @@ pub struct Binary {
 /// The kubectl plugin.
 pub const PLUGIN: Binary = Binary { package: "kubectl-csplease", bin: "kubectl-csplease" };
 /// The JSON Lines evaluator and admission webhook.
-pub const EVALUATOR: Binary = Binary { package: "wasm-host", bin: "csplease-wasm" };
+pub const EVALUATOR: Binary = Binary { package: "csplease-wasm", bin: "csplease-wasm" };
 /// Every binary `cargo xtask dist` packs.
 pub const BINARIES: [Binary; 2] = [PLUGIN, EVALUATOR];
 

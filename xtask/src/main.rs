@@ -4,6 +4,7 @@
 //! - `cargo xtask test`: every test the project has, installing what it needs first.
 //! - `cargo xtask cluster up|down`: a throwaway local control plane (etcd + kube-apiserver).
 //! - `cargo xtask web`: the browser lease inspector's page.
+//! - `cargo xtask image`: the webhook's container image, an OCI archive in `target/dist/`.
 //!
 //! Modules depend one way: the jobs (`demo`, `test`, `cluster`) use the builds (`wasm`, `web`,
 //! `fuzz`), which use the shared modules (`workspace`: the root, cargo, the tool cache;
@@ -17,6 +18,7 @@ use clap::{Parser, Subcommand};
 mod cluster;
 mod demo;
 mod dist;
+mod image;
 mod test;
 // Builds and the tools they install.
 mod fuzz;
@@ -46,6 +48,8 @@ enum Command {
     Web,
     /// Build the static release archives, their sha256 file and the krew manifest into target/dist/.
     Dist(dist::Args),
+    /// Build the webhook's container image into target/dist/ (static binary, buildah, OCI archive).
+    Image,
 }
 
 fn main() -> ExitCode {
@@ -55,6 +59,7 @@ fn main() -> ExitCode {
         Command::Test => test::run(),
         Command::Cluster(args) => cluster::run(args),
         Command::Dist(args) => dist::run(args),
+        Command::Image => image::build(&workspace::root(), dist::Profile::Dist).map(drop),
         Command::Web => {
             web::build(&workspace::root()).map(|pkg| eprintln!("xtask: inspector built in {}", pkg.display()))
         }

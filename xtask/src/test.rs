@@ -2,16 +2,20 @@
 //!
 //! Steps, in order (each prints a header and its time; the first failure stops the run):
 //! 1. tools: Debian packages (Chromium among them), the wasm target, `wasm-opt`,
-//!    `wasm-bindgen`, nightly Rust and `cargo-fuzz`, each skipped when already there; then the
-//!    browser inspector's page, which the plugin embeds;
+//!    `wasm-bindgen`, `helm` (from the Go module proxy), nightly Rust and `cargo-fuzz`, each
+//!    skipped when already there; then the browser inspector's page, which the plugin embeds;
 //! 2. `cargo fmt --check` and `cargo clippy -D warnings` over every target;
 //! 3. the control plane: kube-apiserver and etcd, built once into a version-keyed cache, then
 //!    started for this run on loopback;
 //! 4. the static binaries the distribution tests need (`dist::for_tests`): both binaries for
 //!    aarch64 (musl), the x86_64 plugin's release archive and its krew manifest, and krew itself;
+//!    and the webhook's container image (`cargo xtask image`: a static binary, buildah, an OCI
+//!    archive in `target/dist/`);
 //! 5. `cargo test --workspace`: unit, property and doc tests, the conformance vectors through
 //!    every runtime (native, wasmtime, Node, headless Chromium, the aarch64 binaries under
-//!    qemu), and the live tests against the control plane through the real `kubectl` (and krew);
+//!    qemu), and the live tests against the control plane through the real `kubectl` (and krew;
+//!    among them the image under podman, the self-managed certificate, and the Helm chart with
+//!    the pinned `helm`);
 //! 6. the WASM module's rules (no imports, its ABI, at most 100 KiB);
 //! 7. the core's instruction budgets: instructions per decision counted with callgrind
 //!    (`csplease-instruction-budgets`; a table, and a failure over budget);
@@ -23,7 +27,7 @@ use std::time::Instant;
 use anyhow::Context;
 
 use crate::workspace::{self, cargo};
-use crate::{cluster, debian, dist, fuzz, wasm, web};
+use crate::{cluster, debian, dist, fuzz, image, wasm, web};
 
 /// Debian packages the tests use at run time: certificates for the control plane, raw requests,
 /// the browser the inspector is tested in, valgrind for the instruction budgets, and qemu for the
@@ -40,6 +44,7 @@ pub fn run() -> anyhow::Result<()> {
         debian::ensure_packages(DEBIAN_PACKAGES)?;
         wasm::ensure_tools()?;
         web::ensure_tools()?;
+        image::ensure_helm()?;
         fuzz::ensure_tools()
     })?;
     // Before anything compiles the plugin, which embeds the page when it is built.
@@ -62,6 +67,10 @@ pub fn run() -> anyhow::Result<()> {
     // The aarch64 binaries (run under qemu) and the plugin's archive for krew.
     let built =
         steps.run("static binaries: aarch64, and the x86_64 plugin archive for krew", || dist::for_tests(&root))?;
+    // The image and chart tests run it under podman as the API server's webhook.
+    steps.run("build the webhook's container image (target/dist)", || {
+        image::build(&root, dist::Profile::DistCi).map(drop)
+    })?;
     let plugin_dir = workspace::target_dir(&root).join("debug");
     let mut env: Vec<(&str, &OsStr)> = control_plane.test_env().into_iter().collect();
     env.push(("CSPLEASE_PLUGIN_DIR", plugin_dir.as_os_str()));

@@ -39,6 +39,71 @@ struct Cli {
     command: Command,
 }
 
+/// Where the serving certificate comes from.
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum CertMode {
+    /// Files given with --tls-cert and --tls-key (a mounted Secret, cert-manager's...).
+    Provided,
+    /// A CA and certificate the webhook makes, keeps in --cert-secret, injects into
+    /// --webhook-config and renews.
+    SelfManaged,
+}
+
+/// The flags of `serve --cert-mode self-managed`.
+#[derive(clap::Args)]
+struct CertFlags {
+    /// Where the serving certificate comes from.
+    #[arg(long, value_enum, default_value = "provided")]
+    cert_mode: CertMode,
+    /// The Secret that keeps the CA and serving certificate (created when absent).
+    #[arg(long, value_name = "NAMESPACE/NAME", required_if_eq("cert_mode", "self-managed"))]
+    cert_secret: Option<String>,
+    /// The ValidatingWebhookConfiguration whose webhooks get the CA as caBundle.
+    #[arg(long, value_name = "NAME")]
+    webhook_config: Option<String>,
+    /// A DNS name of the serving certificate (repeatable), e.g. the Service's NAME.NAMESPACE.svc.
+    #[arg(long = "cert-dns", value_name = "NAME")]
+    dns_names: Vec<String>,
+    /// An IP address of the serving certificate (repeatable).
+    #[arg(long = "cert-ip", value_name = "IP")]
+    ip_addresses: Vec<std::net::IpAddr>,
+    /// How long a serving certificate is valid, in seconds; renewed after 2/3 of it.
+    #[arg(long, value_name = "SECONDS", default_value_t = 365 * 24 * 3600)]
+    cert_lifetime_secs: u64,
+    /// How long the CA is valid, in seconds; renewed after 2/3 of it.
+    #[arg(long, value_name = "SECONDS", default_value_t = 10 * 365 * 24 * 3600)]
+    ca_lifetime_secs: u64,
+    /// How often the Secret and the configuration's caBundle are checked, in seconds.
+    #[arg(long, value_name = "SECONDS", default_value_t = 60)]
+    cert_check_secs: u64,
+    /// Where the serving certificate's files are written [default: $TMPDIR/csplease-wasm-certs].
+    #[arg(long, value_name = "DIR")]
+    cert_dir: Option<PathBuf>,
+}
+
+impl CertFlags {
+    fn options(&self) -> anyhow::Result<Option<csplease_wasm::serve::certs::SelfManagedOptions>> {
+        if self.cert_mode == CertMode::Provided {
+            return Ok(None);
+        }
+        let secret = self.cert_secret.as_deref().unwrap_or_default();
+        let Some((namespace, name)) = secret.split_once('/') else {
+            anyhow::bail!("--cert-secret must be NAMESPACE/NAME, not {secret:?}");
+        };
+        Ok(Some(csplease_wasm::serve::certs::SelfManagedOptions {
+            secret_namespace: namespace.to_owned(),
+            secret_name: name.to_owned(),
+            webhook_configuration: self.webhook_config.clone(),
+            dns_names: self.dns_names.clone(),
+            ip_addresses: self.ip_addresses.clone(),
+            cert_lifetime: Duration::from_secs(self.cert_lifetime_secs),
+            ca_lifetime: Duration::from_secs(self.ca_lifetime_secs),
+            check_every: Duration::from_secs(self.cert_check_secs.max(1)),
+            dir: self.cert_dir.clone().unwrap_or_else(|| std::env::temp_dir().join("csplease-wasm-certs")),
+        }))
+    }
+}
+
 #[derive(Subcommand)]
 enum Command {
     /// Read requests as JSON Lines on stdin; write one decision per line on stdout, in input
@@ -58,12 +123,14 @@ enum Command {
                             service account. Stops on SIGTERM or Ctrl-C after the reviews in flight. \
                             Exit status 1 when it cannot start, with `error: ...` on stderr.")]
     Serve {
-        /// The PEM certificate chain to serve (re-read when it changes).
-        #[arg(long, value_name = "FILE")]
-        tls_cert: PathBuf,
-        /// The PEM private key of the certificate (re-read when it changes).
-        #[arg(long, value_name = "FILE")]
-        tls_key: PathBuf,
+        /// The PEM certificate chain to serve (re-read when it changes); with `--cert-mode provided`.
+        #[arg(long, value_name = "FILE", required_if_eq("cert_mode", "provided"))]
+        tls_cert: Option<PathBuf>,
+        /// The PEM private key of the certificate (re-read when it changes); with `--cert-mode provided`.
+        #[arg(long, value_name = "FILE", required_if_eq("cert_mode", "provided"))]
+        tls_key: Option<PathBuf>,
+        #[command(flatten)]
+        certs: Box<CertFlags>,
         /// The address to listen on; port 0 picks a free one (printed on stderr).
         #[arg(long, value_name = "ADDR", default_value = "0.0.0.0:8443")]
         addr: std::net::SocketAddr,
@@ -122,6 +189,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Serve {
             ref tls_cert,
             ref tls_key,
+            ref certs,
             addr,
             ref break_glass_groups,
             ref kubeconfig,
@@ -133,6 +201,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             anyhow::ensure!(threads >= 1, "--threads must be at least 1");
             // One instance per worker thread, and one more for loading the module.
             let module = load(&cli, threads + 1, 1000)?;
+            let self_managed = certs.options()?;
             // This thread accepts connections and runs the pod lookups; the workers serve.
             let runtime = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
@@ -140,11 +209,22 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 .context("starting the async runtime")?;
             runtime.block_on(async {
                 let client = kube_client(kubeconfig.as_deref()).await.context("setting up pod lookups")?;
+                let (tls_cert, tls_key) = match self_managed {
+                    Some(options) => {
+                        let manager = csplease_wasm::serve::certs::SelfManaged::start(client.clone(), options)
+                            .await
+                            .context("setting up the self-managed certificate")?;
+                        let files = (manager.cert_path(), manager.key_path());
+                        tokio::spawn(manager.run());
+                        files
+                    }
+                    None => (tls_cert.clone().unwrap_or_default(), tls_key.clone().unwrap_or_default()),
+                };
                 let pods = csplease_wasm::serve::PodLookup::new(client, Duration::from_millis(lookup_timeout_ms));
                 let options = csplease_wasm::serve::ServeOptions {
                     addr,
-                    tls_cert: tls_cert.clone(),
-                    tls_key: tls_key.clone(),
+                    tls_cert,
+                    tls_key,
                     break_glass_groups: break_glass_groups.clone(),
                     warm,
                     threads,

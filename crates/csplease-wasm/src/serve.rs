@@ -13,6 +13,7 @@
 //! treats every non-200 answer as a failed call and applies the configuration's
 //! `failurePolicy`.
 
+pub mod certs;
 mod lookup;
 mod metrics;
 mod tls;
