@@ -468,7 +468,9 @@ mod tests {
             .collect();
         let refs: Vec<&Archive> = archives.iter().collect();
         let manifest = krew_manifest(&template, &refs, "https://example.org/csplease").expect("manifest");
-        assert!(!manifest.contains("__"), "{manifest}");
+        for placeholder in ["__VERSION__", "__HOMEPAGE__", "__PLATFORMS__"] {
+            assert!(!manifest.contains(placeholder), "{placeholder} left in:\n{manifest}");
+        }
         assert_eq!(manifest.matches("- selector:").count(), 2, "{manifest}");
         assert!(manifest.contains(&format!("version: v{VERSION}")), "{manifest}");
         assert!(manifest.contains(&format!(
