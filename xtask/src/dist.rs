@@ -162,16 +162,21 @@ pub struct ForTests {
     pub aarch64: PathBuf,
     /// The directory holding `krew` and `validate-krew-manifest`.
     pub krew: PathBuf,
+    /// The static x86_64 `csplease-wasm`, which the webhook's container image carries.
+    pub webhook: PathBuf,
 }
 
 /// Builds what `cargo xtask test` needs (with [`Profile::DistCi`]): both binaries for aarch64, the
-/// x86_64 plugin archive with the krew manifest, and krew itself.
+/// x86_64 plugin archive with the krew manifest, the x86_64 webhook binary for the container
+/// image (in the same cargo run as the x86_64 plugin, so the two share their dependencies' build),
+/// and krew itself.
 pub fn for_tests(root: &Path) -> anyhow::Result<ForTests> {
     let krew = ensure_krew()?;
-    let wanted = [(AARCH64, PLUGIN), (AARCH64, EVALUATOR), (X86_64, PLUGIN)];
+    let wanted = [(AARCH64, PLUGIN), (AARCH64, EVALUATOR), (X86_64, PLUGIN), (X86_64, EVALUATOR)];
     let dist = build_archives(root, &wanted, Profile::DistCi)?;
+    let webhook = target_dir(root).join(X86_64.triple).join(Profile::DistCi.name()).join(EVALUATOR.bin);
     let aarch64 = target_dir(root).join(AARCH64.triple).join(Profile::DistCi.name());
-    Ok(ForTests { dist: dist.dir, aarch64, krew })
+    Ok(ForTests { dist: dist.dir, aarch64, krew, webhook })
 }
 
 /// One archive.

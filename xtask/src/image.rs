@@ -30,8 +30,14 @@ pub const USER: &str = "65532:65532";
 
 /// Builds the image archive, its binary built with `profile`, and returns its path.
 pub fn build(root: &Path, profile: dist::Profile) -> anyhow::Result<PathBuf> {
-    ensure_packages(PACKAGES)?;
     let binary = static_binary(root, profile)?;
+    archive(root, &binary)
+}
+
+/// Assembles the image around `binary` (a static x86_64 `csplease-wasm`) and saves it as the OCI
+/// archive; returns the archive's path.
+pub fn archive(root: &Path, binary: &Path) -> anyhow::Result<PathBuf> {
+    ensure_packages(PACKAGES)?;
     let archive = deploy::image_archive();
     let dir = archive.parent().context("the archive has a directory")?;
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
@@ -40,7 +46,7 @@ pub fn build(root: &Path, profile: dist::Profile) -> anyhow::Result<PathBuf> {
 
     let name = format!("csplease-image-{}", std::process::id());
     run(Command::new("buildah").args(["from", "--name", &name, "scratch"]))?;
-    let assembled = assemble(root, &name, &binary, &empty, &archive);
+    let assembled = assemble(root, &name, binary, &empty, &archive);
     let _ = Command::new("buildah").args(["rm", &name]).output();
     assembled?;
     let size = std::fs::metadata(&archive).map(|m| m.len()).unwrap_or_default();

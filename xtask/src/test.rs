@@ -65,12 +65,11 @@ pub fn run() -> anyhow::Result<()> {
         cargo(&root, ["build"].into_iter().chain(bins), &[])
     })?;
     // The aarch64 binaries (run under qemu) and the plugin's archive for krew.
-    let built =
-        steps.run("static binaries: aarch64, and the x86_64 plugin archive for krew", || dist::for_tests(&root))?;
+    let built = steps
+        .run("static binaries: aarch64, the x86_64 plugin archive for krew, the webhook", || dist::for_tests(&root))?;
     // The image and chart tests run it under podman as the API server's webhook.
-    steps.run("build the webhook's container image (target/dist)", || {
-        image::build(&root, dist::Profile::DistCi).map(drop)
-    })?;
+    steps
+        .run("build the webhook's container image (target/dist)", || image::archive(&root, &built.webhook).map(drop))?;
     let plugin_dir = workspace::target_dir(&root).join("debug");
     let mut env: Vec<(&str, &OsStr)> = control_plane.test_env().into_iter().collect();
     env.push(("CSPLEASE_PLUGIN_DIR", plugin_dir.as_os_str()));
