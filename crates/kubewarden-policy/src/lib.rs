@@ -119,7 +119,7 @@ fn settings_problem(payload: &[u8]) -> Option<String> {
                 }
             }
             "leaseKey" => {
-                if !value.as_str().is_some_and(|key| !key.is_empty()) {
+                if value.as_str().is_none_or(str::is_empty) {
                     return Some(format!(
                         "leaseKey must be a non-empty string (the lease annotation's key), not {value}"
                     ));
