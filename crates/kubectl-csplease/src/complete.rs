@@ -287,17 +287,17 @@ mod tests {
 
     #[test]
     fn subcommands_come_from_clap() {
-        insta::assert_snapshot!(complete(cluster(), &[""]), @r"
-        status	Show leases: a table of every CStorPool, or one in detail with what `hold` would do for --holder
-        hold	Take the lease of a CStorPool for the claimant
+        let subcommands: Vec<String> = Cli::command()
+            .get_subcommands()
+            .filter(|c| !c.is_hide_set())
+            .map(|c| format!("{}\t{}", c.get_name(), c.get_about().map(|a| a.to_string()).unwrap_or_default()))
+            .collect();
+        assert_eq!(complete(cluster(), &[""]), format!("{}\n:4\n", subcommands.join("\n")));
+        insta::assert_snapshot!(complete(cluster(), &["re"]), @r"
         release	Give up the claimant's lease; --force breaks anyone's and says whose
-        inspect	Serve the lease inspector page on 127.0.0.1, with a read-only view of every CStorPool
-        decide	Decide requests offline: a request document or JSON Lines in, decision documents out
-        completion	Print a shell completion script
         :4
         ");
         assert_eq!(complete(cluster(), &["__complete", "re"]), complete(cluster(), &["re"]));
-        assert!(complete(cluster(), &["re"]).starts_with("release\t"));
     }
 
     #[test]
