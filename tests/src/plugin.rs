@@ -1,5 +1,6 @@
-//! The workspace's binaries the live tests run: `kubectl-csplease`, which they drive through the
-//! real `kubectl`, and `csplease-wasm`, the admission webhook.
+//! The workspace's binaries the live tests run: `kubectl-csplease` and its completion program
+//! `kubectl_complete-csplease`, which they drive through the real `kubectl`, and `csplease-wasm`,
+//! the admission webhook.
 
 use std::path::PathBuf;
 use std::process::Command;
@@ -7,8 +8,9 @@ use std::sync::OnceLock;
 
 use crate::cluster;
 
-/// The directory holding `kubectl-csplease` and `csplease-wasm`: `$CSPLEASE_PLUGIN_DIR` (set by
-/// `cargo xtask test`, which builds both), else the workspace's debug build, built once here.
+/// The directory holding `kubectl-csplease`, `kubectl_complete-csplease` and `csplease-wasm`:
+/// `$CSPLEASE_PLUGIN_DIR` (set by `cargo xtask test`, which builds them), else the workspace's
+/// debug build, built once here.
 pub fn dir() -> &'static PathBuf {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
     DIR.get_or_init(|| {
@@ -24,6 +26,8 @@ pub fn dir() -> &'static PathBuf {
                 "kubectl-csplease",
                 "--bin",
                 "kubectl-csplease",
+                "--bin",
+                "kubectl_complete-csplease",
                 "-p",
                 "csplease-wasm",
                 "--bin",
@@ -32,7 +36,7 @@ pub fn dir() -> &'static PathBuf {
             .current_dir(&root)
             .status()
             .expect("cargo runs");
-        assert!(status.success(), "building kubectl-csplease and csplease-wasm failed");
+        assert!(status.success(), "building kubectl-csplease, kubectl_complete-csplease and csplease-wasm failed");
         let target = std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root.join("target"), PathBuf::from);
         target.join("debug")
     })

@@ -57,11 +57,21 @@ pub fn run() -> anyhow::Result<()> {
         cluster::ensure_binaries()?;
         cluster::up(&root.join("target/csplease-test-cluster"))
     })?;
-    // The live tests drive the plugin through the real kubectl, which finds it on PATH, and
-    // register the webhook binary with the API server.
+    // The live tests drive the plugin (and its completion program) through the real kubectl,
+    // which finds them on PATH, and register the webhook binary with the API server.
     steps.run("build the kubectl plugin and the webhook", || {
-        let bins =
-            ["-p", "kubectl-csplease", "--bin", "kubectl-csplease", "-p", "csplease-wasm", "--bin", "csplease-wasm"];
+        let bins = [
+            "-p",
+            "kubectl-csplease",
+            "--bin",
+            "kubectl-csplease",
+            "--bin",
+            "kubectl_complete-csplease",
+            "-p",
+            "csplease-wasm",
+            "--bin",
+            "csplease-wasm",
+        ];
         cargo(&root, ["build"].into_iter().chain(bins), &[])
     })?;
     // The aarch64 binaries (run under qemu) and the plugin's archive for krew.
