@@ -339,6 +339,16 @@ impl CspLease {
         self
     }
 
+    /// The client (for [`crate::Watch`]).
+    pub(crate) fn client(&self) -> kube::Client {
+        self.client.clone()
+    }
+
+    /// The CStorPools (for [`crate::Watch`]).
+    pub(crate) fn pools(&self) -> Api<DynamicObject> {
+        self.pools.clone()
+    }
+
     /// The lease key.
     pub fn lease_key(&self) -> &str {
         &self.lease_key

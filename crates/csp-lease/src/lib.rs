@@ -16,6 +16,7 @@
 //!   the CSP); [`Error::LostRace`] when the object moved.
 //! - [`CspLease::release`] gives the lease up, or with `force` breaks someone else's.
 //! - [`CspLease::status`] and [`CspLease::list`] report leases with their holders' pods.
+//! - [`CspLease::watch`] follows CStorPools and their holders' pods and says when to read again.
 //!
 //! A denied or invalid lease is not an error: it is the [`Report`]'s decision. [`Error`] is for
 //! the cluster, the kubeconfig and the transport.
@@ -49,9 +50,11 @@
 pub mod error;
 pub mod events;
 mod lease;
+mod watch;
 
 pub use error::{Error, TimedOut};
 pub use lease::{
     API_VERSION, CspLease, DryRun, EventRecord, GROUP, HolderPod, KIND, PLURAL, PoolStatus, Report, Retry, VERSION,
     Write, cstorpool_resource, observe,
 };
+pub use watch::{Wake, Watch};

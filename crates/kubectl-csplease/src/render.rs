@@ -162,38 +162,59 @@ pub fn row(status: &PoolStatus, now: Timestamp, nodes: Option<&HashMap<String, O
 
 /// A kubectl-style table: upper-case headers, columns padded to their widest cell plus 3 spaces.
 pub fn table(rows: &[Row], wide: bool) -> String {
+    let widths = widths(rows, wide);
+    let mut out = line(&header(wide), &widths);
+    for row in rows {
+        out.push_str(&line(&cells(row, wide), &widths));
+    }
+    out
+}
+
+/// One more row of a table printed before with `widths` (`status --watch`), as `kubectl get -w`
+/// prints it: padded to the table's columns, or wider when a cell is.
+pub fn table_row(row: &Row, wide: bool, widths: &[usize]) -> String {
+    line(&cells(row, wide), widths)
+}
+
+/// The widths of the columns of [`table`] for `rows`.
+pub fn widths(rows: &[Row], wide: bool) -> Vec<usize> {
+    let mut widths: Vec<usize> = header(wide).iter().map(|h| h.len()).collect();
+    for row in rows {
+        for (w, cell) in widths.iter_mut().zip(cells(row, wide)) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    widths
+}
+
+fn header(wide: bool) -> Vec<&'static str> {
     let mut header = vec!["NAME", "HOLDER", "TRANSITIONS", "HOLDER-PHASE", "LIVE", "AGE"];
     if wide {
         header.extend(["NODE", "NODE-READY"]);
     }
-    let cells: Vec<Vec<&str>> = rows
-        .iter()
-        .map(|r| {
-            let mut c = vec![r.name.as_str(), &r.holder, &r.transitions, &r.phase, &r.live, &r.age];
-            if wide {
-                c.extend([r.node.as_str(), &r.node_ready]);
-            }
-            c
-        })
-        .collect();
-    let mut widths: Vec<usize> = header.iter().map(|h| h.len()).collect();
-    for line in &cells {
-        for (w, cell) in widths.iter_mut().zip(line) {
-            *w = (*w).max(cell.chars().count());
-        }
+    header
+}
+
+fn cells(r: &Row, wide: bool) -> Vec<&str> {
+    let mut c = vec![r.name.as_str(), &r.holder, &r.transitions, &r.phase, &r.live, &r.age];
+    if wide {
+        c.extend([r.node.as_str(), &r.node_ready]);
     }
+    c
+}
+
+fn line(cells: &[&str], widths: &[usize]) -> String {
     let mut out = String::new();
-    for line in std::iter::once(&header).chain(&cells) {
-        let last = line.len() - 1;
-        for (i, cell) in line.iter().enumerate() {
-            if i == last {
-                out.push_str(cell);
-            } else {
-                let _ = write!(out, "{cell:<width$}", width = widths[i] + 3);
-            }
+    let last = cells.len().saturating_sub(1);
+    for (i, cell) in cells.iter().enumerate() {
+        if i == last {
+            out.push_str(cell);
+        } else {
+            let width = widths.get(i).copied().unwrap_or(0).max(cell.chars().count()) + 3;
+            let _ = write!(out, "{cell:<width$}");
         }
-        out.push('\n');
     }
+    out.push('\n');
     out
 }
 

@@ -114,6 +114,10 @@ pub enum Command {
     Status {
         /// The CStorPool; all of them when omitted.
         csp: Option<String>,
+        /// After the table, follow the leases: one more row each time a lease or its holder's
+        /// pod changes (-o json: one document per line). Ctrl-C stops.
+        #[arg(short = 'w', long)]
+        watch: bool,
     },
     /// Take the lease of a CStorPool for the claimant.
     #[command(after_help = super::after_help())]
@@ -125,6 +129,7 @@ pub enum Command {
         force: bool,
         /// Keep trying while a live pod holds the lease, or while the API server is unreachable,
         /// slow or failing (each try reads the CStorPool again: no write is ever resent blindly).
+        /// It tries again as soon as a watch sees the CStorPool or the holder's pod change.
         #[arg(long)]
         wait: bool,
         /// How long --wait keeps trying; it also bounds every request made meanwhile.

@@ -137,8 +137,9 @@ async fn live(cli: Cli, env: &Env) -> Exit {
     };
     let lease = connected.lease().with_lease_key(flags.lease_key.clone()).with_dry_run(dry_run);
     let code = match &cli.command {
-        Command::Status { csp: None } => status::status_all(&lease, flags).await,
-        Command::Status { csp: Some(csp) } => match claimant::claimant(flags, env, &connected) {
+        Command::Status { csp, watch: true } => status::watch(&lease, csp.as_deref(), flags).await,
+        Command::Status { csp: None, watch: false } => status::status_all(&lease, flags).await,
+        Command::Status { csp: Some(csp), watch: false } => match claimant::claimant(flags, env, &connected) {
             Ok(claimant) => status::status_one(&lease, csp, claimant.as_ref(), flags).await,
             Err(message) => fail(&message, Exit::Usage),
         },

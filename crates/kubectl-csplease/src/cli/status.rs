@@ -1,12 +1,13 @@
-//! `status`: every CStorPool's lease as a table, or one in detail with what `hold` would do.
+//! `status`: every CStorPool's lease as a table, or one in detail with what `hold` would do;
+//! `status --watch`: the table, then a row for each change.
 
 use std::collections::HashMap;
 
-use csp_lease::CspLease;
+use csp_lease::{CspLease, PoolStatus, Wake};
 use k8s_openapi::jiff::Timestamp;
-use lease_logic::PodRef;
+use lease_logic::{PodRef, Reading};
 
-use super::output::{fail, print_doc};
+use super::output::{fail, one_line, print_doc};
 use super::{Exit, Flags, Output};
 use crate::render::{self, Document, List};
 
@@ -79,4 +80,159 @@ pub(super) async fn status_one(lease: &CspLease, csp: &str, claimant: Option<&Po
         }
     }
     Exit::Success
+}
+
+/// `status --watch [CSP]`: the table (or one document per line with `-o json`), then one more row
+/// each time a lease or its holder's pod changes, until Ctrl-C (exit 0). Every row is the core's
+/// status conversation on a fresh read; the watch only says when to read again.
+pub(super) async fn watch(lease: &CspLease, csp: Option<&str>, flags: &Flags) -> Exit {
+    // Polled first, so Ctrl-C is handled from before the first line is printed.
+    tokio::select! {
+        biased;
+        _ = tokio::signal::ctrl_c() => Exit::Success,
+        exit = watching(lease, csp, flags) => exit,
+    }
+}
+
+async fn watching(lease: &CspLease, csp: Option<&str>, flags: &Flags) -> Exit {
+    let pools = match read(lease, csp).await {
+        Ok(pools) => pools,
+        Err(e) => return fail(&e.to_string(), Exit::Error),
+    };
+    let wide = flags.output == Some(Output::Wide);
+    let mut printer = Printer { output: flags.output, wide, widths: Vec::new(), shown: HashMap::new() };
+    printer.first(&pools, if wide { nodes(lease).await } else { None }.as_ref());
+    follow(lease, csp, pools, &mut printer).await;
+    Exit::Success
+}
+
+/// Prints the changes after the first table, for ever.
+async fn follow(lease: &CspLease, csp: Option<&str>, pools: Vec<PoolStatus>, printer: &mut Printer) {
+    let mut holders = holders(&pools);
+    let mut watch = lease.watch(csp);
+    let mut last_warning = None;
+    loop {
+        let warning = match watch.changed(&holders).await {
+            Wake::Broken { detail } => Some(format!("the watch broke, resuming: {}", one_line(&detail))),
+            Wake::Changed => match read(lease, csp).await {
+                Ok(pools) => {
+                    let nodes = if printer.wide { nodes(lease).await } else { None };
+                    printer.changes(&pools, nodes.as_ref());
+                    holders = self::holders(&pools);
+                    None
+                }
+                Err(e) => Some(one_line(&e.to_string())),
+            },
+        };
+        match (&warning, &last_warning) {
+            (Some(now), before) if before.as_ref() != Some(now) => eprintln!("Warning: {now}"),
+            (None, Some(_)) => eprintln!("The watch resumed."),
+            _ => {}
+        }
+        last_warning = warning;
+    }
+}
+
+/// The leases `status --watch` follows: one CStorPool, or all of them.
+async fn read(lease: &CspLease, csp: Option<&str>) -> Result<Vec<PoolStatus>, csp_lease::Error> {
+    match csp {
+        Some(csp) => lease.status(csp).await.map(|status| vec![status]),
+        None => lease.list(true).await,
+    }
+}
+
+/// The pods that hold the leases, as read.
+fn holders(pools: &[PoolStatus]) -> Vec<PodRef> {
+    pools
+        .iter()
+        .filter_map(|p| match p.reading() {
+            Reading::Held(_, pod) => Some(pod),
+            _ => None,
+        })
+        .collect()
+}
+
+/// What `status --watch` printed last for each CStorPool, so a row is printed only when its
+/// content changes.
+struct Printer {
+    output: Option<Output>,
+    wide: bool,
+    widths: Vec<usize>,
+    shown: HashMap<String, String>,
+}
+
+impl Printer {
+    /// The table (or every document), at the start.
+    fn first(&mut self, pools: &[PoolStatus], nodes: Option<&HashMap<String, Option<bool>>>) {
+        let now = Timestamp::now();
+        let rows: Vec<_> = pools.iter().map(|p| render::row(p, now, nodes)).collect();
+        for (pool, row) in pools.iter().zip(&rows) {
+            self.shown.insert(pool.name().to_owned(), self.content(pool, row));
+        }
+        match self.output {
+            Some(Output::Json | Output::Yaml | Output::Name) => {
+                for (pool, row) in pools.iter().zip(&rows) {
+                    self.print(pool, row);
+                }
+            }
+            _ => {
+                if pools.is_empty() {
+                    eprintln!("No resources found");
+                }
+                self.widths = render::widths(&rows, self.wide);
+                print!("{}", render::table(&rows, self.wide));
+            }
+        }
+        flush();
+    }
+
+    /// The rows whose content changed since last printed.
+    fn changes(&mut self, pools: &[PoolStatus], nodes: Option<&HashMap<String, Option<bool>>>) {
+        let now = Timestamp::now();
+        let mut seen = std::collections::HashSet::new();
+        for pool in pools {
+            let row = render::row(pool, now, nodes);
+            let content = self.content(pool, &row);
+            seen.insert(pool.name());
+            if self.shown.get(pool.name()) != Some(&content) {
+                if self.widths.is_empty() && !matches!(self.output, Some(Output::Json | Output::Yaml | Output::Name)) {
+                    self.widths = render::widths(std::slice::from_ref(&row), self.wide);
+                    print!("{}", render::table(&[], self.wide));
+                }
+                self.print(pool, &row);
+                self.shown.insert(pool.name().to_owned(), content);
+            }
+        }
+        self.shown.retain(|name, _| seen.contains(name.as_str()));
+        flush();
+    }
+
+    /// What decides whether a row is news: the document for -o json|yaml, else the row without
+    /// its AGE.
+    fn content(&self, pool: &PoolStatus, row: &render::Row) -> String {
+        match self.output {
+            Some(Output::Json | Output::Yaml) => {
+                let doc = Document { name: pool.name(), decision: &pool.decision, hold: None };
+                serde_json::to_string(&doc).unwrap_or_default()
+            }
+            _ => format!("{:?}", render::Row { age: String::new(), ..row.clone() }),
+        }
+    }
+
+    fn print(&self, pool: &PoolStatus, row: &render::Row) {
+        match self.output {
+            Some(Output::Json) => println!("{}", self.content(pool, row)),
+            Some(Output::Yaml) => {
+                println!("---");
+                print_doc(&Document { name: pool.name(), decision: &pool.decision, hold: None }, self.output);
+            }
+            Some(Output::Name) => println!("{}", render::object_name(pool.name())),
+            _ => print!("{}", render::table_row(row, self.wide, &self.widths)),
+        }
+    }
+}
+
+fn flush() {
+    use std::io::Write as _;
+    let _ = std::io::stdout().flush();
 }

@@ -1,11 +1,13 @@
 //! `hold --wait`: try again while a live pod holds the lease or the API server is unreachable,
-//! slow or failing, until `--timeout`, showing progress on stderr.
+//! slow or failing, until `--timeout`, showing progress on stderr. While a live pod holds it,
+//! the next try is when a watch of the CStorPool or of the holder's pod sees a change (or after a
+//! bounded back-off when the watch breaks), not on a timer.
 
 use std::io::Write as _;
 use std::time::{Duration, Instant};
 
-use csp_lease::{CspLease, Error, Report};
-use lease_logic::{Outcome, PodRef};
+use csp_lease::{CspLease, Error, Report, Wake, Watch};
+use lease_logic::{Outcome, PodRef, Reading};
 
 use super::output::{fail, finish, one_line, write_error};
 use super::{Env, Exit, Flags};
@@ -25,6 +27,8 @@ pub(super) async fn hold(
     // With --wait: why the last round did not take the lease, and the exit code if it was the
     // last one (3 for a live holder, 1 for a server that failed).
     let mut last: Option<(Exit, String)> = None;
+    // Made at the first denial, and kept: it wakes the next round.
+    let mut watch: Option<Watch> = None;
     loop {
         let remaining = wait.map(|limit| limit.saturating_sub(started.elapsed()));
         if let (Some(limit), Some(Duration::ZERO)) = (wait, remaining)
@@ -69,8 +73,20 @@ pub(super) async fn hold(
             return finish(&report, Some(claimant), flags);
         }
         progress.show(&report);
+        let holder: Vec<PodRef> = match &report.reading {
+            Reading::Held(_, pod) => vec![pod.clone()],
+            _ => Vec::new(),
+        };
         last = Some((Exit::Denied, report.decision.reason));
-        tokio::time::sleep(poll(wait.map(|limit| limit.saturating_sub(started.elapsed())))).await;
+        let watch = watch.get_or_insert_with(|| lease.watch(Some(csp)));
+        let remaining = wait.map_or(Duration::ZERO, |limit| limit.saturating_sub(started.elapsed()));
+        // Whatever woke it (a change, a broken watch after its back-off, or the limit), the next
+        // round reads the CStorPool again and decides again.
+        if let Ok(Wake::Broken { detail }) = tokio::time::timeout(remaining, watch.changed(&holder)).await
+            && flags.verbosity >= 2
+        {
+            eprintln!("I {} hold --wait: the watch broke, reading again: {}", crate::trace::clock(), one_line(&detail));
+        }
     }
 }
 
