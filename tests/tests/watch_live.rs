@@ -25,6 +25,10 @@ fn plugin(cluster: &TestCluster, args: &[&str]) -> Command {
     csplease_tests::plugin::through_kubectl(cluster.kubectl(Identity::Admin), args)
 }
 
+fn plugin_as(cluster: &TestCluster, who: Identity, args: &[&str]) -> Command {
+    csplease_tests::plugin::through_kubectl(cluster.kubectl(who), args)
+}
+
 fn csplease_ok(cluster: &TestCluster, args: &[&str]) -> String {
     let out = plugin(cluster, args).stdin(Stdio::null()).output().expect("kubectl runs");
     assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
@@ -41,7 +45,11 @@ struct Running {
 
 impl Running {
     fn start(cluster: &TestCluster, args: &[&str]) -> Running {
-        let mut child = plugin(cluster, args)
+        Running::start_as(cluster, Identity::Admin, args)
+    }
+
+    fn start_as(cluster: &TestCluster, who: Identity, args: &[&str]) -> Running {
+        let mut child = plugin_as(cluster, who, args)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -196,6 +204,30 @@ fn status_watch_json_prints_one_document_per_line_for_every_pool() {
     let failed: serde_json::Value = serde_json::from_str(&watch.line("the holder failing", is_mine)).expect("JSON");
     assert_eq!(failed["live"], false, "{failed}");
 
+    assert_eq!(watch.interrupt(), Some(0));
+}
+
+#[test]
+fn the_restricted_identity_of_deploy_rbac_can_watch() {
+    let Some(cluster) = live("the_restricted_identity_of_deploy_rbac_can_watch") else {
+        return;
+    };
+    let ns = namespace(cluster, "watchrbac");
+    Pods::new(&ns, &["pool-a"]).create(cluster, "Running");
+    let a = format!("{ns}/pool-a");
+    let name = unique("csp-watchrbac");
+    Csp::named(&name).create(cluster);
+
+    let mut watch = Running::start_as(cluster, Identity::Restricted, &["status", &name, "--watch"]);
+    watch.line("the vacant lease", |l| l.starts_with(&name));
+    csplease_ok(cluster, &["hold", &name, "--holder", &a]);
+    let held = watch.line("the hold", |l| l.starts_with(&name));
+    assert_eq!(cells(&held)[1..5], [a.as_str(), "1", "Running", "true"], "{held}");
+    set_phase(cluster, &ns, "pool-a", "Failed");
+    let failed = watch.line("the holder failing", |l| l.starts_with(&name));
+    assert_eq!(cells(&failed)[3..5], ["Failed", "false"], "{failed}");
+    let stderr: Vec<String> = watch.stderr.try_iter().collect();
+    assert!(stderr.is_empty(), "no broken watch: {stderr:#?}");
     assert_eq!(watch.interrupt(), Some(0));
 }
 
