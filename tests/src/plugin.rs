@@ -8,6 +8,22 @@ use std::sync::OnceLock;
 
 use crate::cluster;
 
+/// The `cargo build` arguments of the binaries the live tests run: the plugin and its completion
+/// program (through the real kubectl, which finds them on PATH) and the webhook. `cargo xtask test`
+/// builds exactly these before the tests.
+pub const LIVE_TEST_BINARIES: [&str; 10] = [
+    "-p",
+    "kubectl-csplease",
+    "--bin",
+    "kubectl-csplease",
+    "--bin",
+    "kubectl_complete-csplease",
+    "-p",
+    "csplease-wasm",
+    "--bin",
+    "csplease-wasm",
+];
+
 /// The directory holding `kubectl-csplease`, `kubectl_complete-csplease` and `csplease-wasm`:
 /// `$CSPLEASE_PLUGIN_DIR` (set by `cargo xtask test`, which builds them), else the workspace's
 /// debug build, built once here.
@@ -21,18 +37,7 @@ pub fn dir() -> &'static PathBuf {
         let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
         let status = Command::new(cargo)
             .args(["build", "--quiet", "-j", "2"])
-            .args([
-                "-p",
-                "kubectl-csplease",
-                "--bin",
-                "kubectl-csplease",
-                "--bin",
-                "kubectl_complete-csplease",
-                "-p",
-                "csplease-wasm",
-                "--bin",
-                "csplease-wasm",
-            ])
+            .args(LIVE_TEST_BINARIES)
             .current_dir(&root)
             .status()
             .expect("cargo runs");

@@ -60,19 +60,7 @@ pub fn run() -> anyhow::Result<()> {
     // The live tests drive the plugin (and its completion program) through the real kubectl,
     // which finds them on PATH, and register the webhook binary with the API server.
     steps.run("build the kubectl plugin and the webhook", || {
-        let bins = [
-            "-p",
-            "kubectl-csplease",
-            "--bin",
-            "kubectl-csplease",
-            "--bin",
-            "kubectl_complete-csplease",
-            "-p",
-            "csplease-wasm",
-            "--bin",
-            "csplease-wasm",
-        ];
-        cargo(&root, ["build"].into_iter().chain(bins), &[])
+        cargo(&root, ["build"].into_iter().chain(csplease_tests::plugin::LIVE_TEST_BINARIES), &[])
     })?;
     // The aarch64 binaries (run under qemu) and the plugin's archive for krew.
     let built = steps
