@@ -303,10 +303,11 @@ mod tests {
     #[test]
     fn flags_and_their_values() {
         let flags = complete(cluster(), &["hold", "--w"]);
-        assert_eq!(
-            flags,
-            "--wait\tKeep trying while a live pod holds the lease, or while the API server is unreachable, slow or failing (each try reads the CStorPool again: no write is ever resent blindly)\n:4\n"
-        );
+        // The description is the flag's own help, taken from the clap definition.
+        let hold = Cli::command().find_subcommand("hold").cloned().expect("hold");
+        let wait = hold.get_arguments().find(|a| a.get_id() == "wait").expect("--wait");
+        let help = wait.get_help().map(|h| h.to_string()).unwrap_or_default();
+        assert_eq!(flags, format!("--wait\t{help}\n:4\n"));
         assert_eq!(
             complete(cluster(), &["status", "-o", "j"]),
             "json\tThe decision document(s) as JSON, with the CStorPool's name\n:4\n"
