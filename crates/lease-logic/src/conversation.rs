@@ -277,6 +277,8 @@ impl Exchange {
     /// `holderPod` set to the state the facts give (any `holderPod` it had is replaced).
     pub fn resume(&mut self, pod: PodRef, facts: &PodFacts) {
         let state = facts.state();
+        // Only a request the core could read asks for a pod, so both of these hold whenever the
+        // core asked; a request that cannot be read is left as it is (and stays `invalid`).
         let Ok(document) = json::parse(&self.request, Duplicates::Reject) else { return };
         let Some(members) = document.root().object() else { return };
         let mut out = String::with_capacity(self.request.len() + 96);
