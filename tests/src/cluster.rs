@@ -28,7 +28,7 @@ use std::time::Duration;
 
 pub use csplease_local_cluster::{
     Binaries, ClusterError, ControlPlane, FIRST_BUILD_ESTIMATE, Lifetime, SERVICE_ACCOUNT_ISSUER, Versions, deploy_dir,
-    go_modules_dir, kubectl, pki, process_is_alive, workspace_root,
+    describe, go_modules_dir, kubectl, pki, process_is_alive, run_quiet, workspace_root,
 };
 pub use csplease_tool_cache::ENV_CACHE;
 
@@ -44,28 +44,6 @@ pub const ENV_LIVE: &str = "CSPLEASE_LIVE";
 /// of those is set. New code should call `csplease_tool_cache` directly.
 pub fn cache_root() -> PathBuf {
     csplease_tool_cache::cache_root().unwrap_or_else(|| Path::new("/tmp").join(".cache").join("csplease"))
-}
-
-/// Renders a command for error messages.
-fn describe(cmd: &Command) -> String {
-    let mut s = cmd.get_program().to_string_lossy().into_owned();
-    for arg in cmd.get_args() {
-        s.push(' ');
-        s.push_str(&arg.to_string_lossy());
-    }
-    s
-}
-
-/// Runs `cmd` to completion, capturing its output; fails unless it exits 0.
-fn run_quiet(cmd: &mut Command) -> Result<std::process::Output, ClusterError> {
-    let out = cmd.output().map_err(|source| ClusterError::Spawn { command: describe(cmd), source })?;
-    if out.status.success() {
-        Ok(out)
-    } else {
-        let mut output = String::from_utf8_lossy(&out.stderr).into_owned();
-        output.push_str(&String::from_utf8_lossy(&out.stdout));
-        Err(ClusterError::CommandFailed { command: describe(cmd), status: out.status, output })
-    }
 }
 
 /// Whether live tests are enabled (`CSPLEASE_LIVE=1`).

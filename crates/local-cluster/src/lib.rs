@@ -114,7 +114,7 @@ pub(crate) fn io_error(path: &Path, source: io::Error) -> ClusterError {
 }
 
 /// Renders a command for error messages.
-pub(crate) fn describe(cmd: &Command) -> String {
+pub fn describe(cmd: &Command) -> String {
     let mut s = cmd.get_program().to_string_lossy().into_owned();
     for arg in cmd.get_args() {
         s.push(' ');
@@ -124,7 +124,7 @@ pub(crate) fn describe(cmd: &Command) -> String {
 }
 
 /// Runs `cmd` to completion, capturing its output; fails unless it exits 0.
-pub(crate) fn run_quiet(cmd: &mut Command) -> Result<Output, ClusterError> {
+pub fn run_quiet(cmd: &mut Command) -> Result<Output, ClusterError> {
     let out = cmd.output().map_err(|source| ClusterError::Spawn { command: describe(cmd), source })?;
     if out.status.success() {
         Ok(out)
