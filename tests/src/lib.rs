@@ -7,5 +7,6 @@ pub mod fixture;
 pub mod plugin;
 pub mod proxy;
 pub mod records;
+pub mod running;
 pub mod vectors;
 pub mod webhook;

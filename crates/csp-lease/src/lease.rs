@@ -8,7 +8,7 @@ use k8s_openapi::api::core::v1::{Node, Pod};
 use k8s_openapi::jiff::Timestamp;
 use kube::api::{Api, ApiResource, DynamicObject, ListParams};
 use lease_logic::{
-    Conversation, Decision, LeaseSlot, Observed, PodFacts, PodRef, PodState, PodStatus, Question, Reading, Step,
+    Conversation, Decision, Lease, LeaseSlot, Observed, PodFacts, PodRef, PodState, PodStatus, Question, Reading, Step,
 };
 
 use crate::error::{Error, Target, classify};
@@ -212,6 +212,16 @@ impl Report {
     /// Whether the claimant holds the lease now (acquired, taken over or already held).
     pub fn holds(&self) -> bool {
         self.decision.outcome.claimant_holds()
+    }
+
+    /// The lease the claimant holds now, as the CStorPool stores it: the lease written, or the
+    /// one it already held. `None` when it does not hold it, or on a dry run (nothing stored).
+    /// [`CspLease::until_lost`] watches it.
+    pub fn held(&self) -> Option<&Lease> {
+        if !self.holds() || matches!(self.write, Write::DryRunClient | Write::DryRunServer) {
+            return None;
+        }
+        self.decision.after.as_ref().or(self.decision.before.as_ref())
     }
 }
 

@@ -17,6 +17,8 @@
 //! - [`CspLease::release`] gives the lease up, or with `force` breaks someone else's.
 //! - [`CspLease::status`] and [`CspLease::list`] report leases with their holders' pods.
 //! - [`CspLease::watch`] follows CStorPools and their holders' pods and says when to read again.
+//! - [`CspLease::until_lost`] waits until a lease the claimant holds ([`Report::held`]) is
+//!   broken, taken or rewritten: what a pool manager stops its pool on.
 //!
 //! A denied or invalid lease is not an error: it is the [`Report`]'s decision. [`Error`] is for
 //! the cluster, the kubeconfig and the transport.
@@ -57,4 +59,4 @@ pub use lease::{
     API_VERSION, CspLease, DryRun, EventRecord, GROUP, HolderPod, KIND, PLURAL, PoolStatus, Report, Retry, VERSION,
     Write, cstorpool_resource, observe,
 };
-pub use watch::{Wake, Watch};
+pub use watch::{Loss, Wake, Watch};

@@ -16,10 +16,11 @@ use futures::{FutureExt as _, Stream, StreamExt as _};
 use k8s_openapi::api::core::v1::Pod;
 use kube::api::{Api, DynamicObject, WatchEvent, WatchParams};
 use kube::core::Resource;
-use lease_logic::PodRef;
+use lease_logic::{Lease, PodRef, Reading};
 use serde::de::DeserializeOwned;
 
-use crate::lease::CspLease;
+use crate::error::Error;
+use crate::lease::{CspLease, observe};
 
 /// How long the API server keeps one watch request open before the watch is made again.
 const WATCH_SECONDS: u32 = 290;
@@ -152,6 +153,44 @@ impl CspLease {
     pub fn watch(&self, csp: Option<&str>) -> Watch {
         let fields = csp.map(|name| format!("metadata.name={name}"));
         Watch { client: self.client(), pools: Follow::new(self.pools(), fields), pods: None }
+    }
+}
+
+/// How a held lease was lost; see [`CspLease::until_lost`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Loss {
+    /// The lease now reads as something else: released, broken, taken over or written again.
+    Rewritten(Reading),
+    /// The CStorPool is gone.
+    Deleted,
+}
+
+impl CspLease {
+    /// Waits until `held` (the lease as [`Report::held`](crate::Report::held) gave it) is lost:
+    /// `csp`'s lease reads as anything other than exactly `held` ([`Reading::keeps`]), or `csp` is
+    /// deleted. It follows `csp` with a [`Watch`] and reads it again on every change, starting
+    /// with one read at once, so a change made before the call is seen too.
+    ///
+    /// While the API server cannot be reached, slow or failing, it keeps waiting: nobody else can
+    /// write the lease meanwhile, and it reads again when the watch resumes. It returns an error
+    /// only for one that waiting cannot cure (forbidden, for example).
+    pub async fn until_lost(&self, csp: &str, held: &Lease) -> Result<Loss, Error> {
+        let mut watch = self.watch(Some(csp));
+        loop {
+            match self.get(csp).await {
+                Ok(object) => {
+                    let reading = observe(&object, self.lease_key()).reading();
+                    if !reading.keeps(held) {
+                        return Ok(Loss::Rewritten(reading));
+                    }
+                }
+                Err(e) if e.is_not_found() => return Ok(Loss::Deleted),
+                Err(e) if e.is_transient() => {}
+                Err(e) => return Err(e),
+            }
+            // A change, a restarted watch, or a broken one after its back-off: read again.
+            let _ = watch.changed(&[]).await;
+        }
     }
 }
 

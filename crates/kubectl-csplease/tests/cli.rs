@@ -169,3 +169,22 @@ fn completions() {
         assert!(script.contains("kubectl-csplease") && script.contains("hold"), "{shell}: {script}");
     }
 }
+
+#[test]
+fn run_help() {
+    insta::assert_snapshot!(plugin(&["run", "--help"], None));
+}
+
+#[test]
+fn run_needs_a_command_after_the_double_dash() {
+    insta::assert_snapshot!(plugin(&["run", "cstor-pool-a", "--holder", "openebs/pool-a"], None));
+}
+
+#[test]
+fn run_refuses_a_dry_run_before_anything_is_read() {
+    let config = gone_kubeconfig();
+    insta::assert_snapshot!(plugin(
+        &["run", "cstor-pool-a", "--holder", "openebs/pool-a", "--dry-run", "--kubeconfig", config.arg(), "--", "true"],
+        None
+    ));
+}

@@ -116,6 +116,23 @@ impl Reading {
         }
     }
 
+    /// Whether a holder that took `held` still holds it: the lease reads as exactly `held` (the
+    /// same holder and the same `leaderTransition`). Any write since then (a release, a forced
+    /// break, a takeover, the same pod taking it again) means it was lost.
+    ///
+    /// ```
+    /// use lease_logic::{Lease, LeaseSlot, Reading};
+    /// let held = Lease { holder: "openebs/pool-a".into(), leader_transition: 4 };
+    /// let now = |value| Reading::of(LeaseSlot::Value(value));
+    /// assert!(now(r#"{"holder":"openebs/pool-a","leaderTransition":4}"#).keeps(&held));
+    /// assert!(!now(r#"{"holder":"openebs/pool-a","leaderTransition":5}"#).keeps(&held));
+    /// assert!(!now(r#"{"holder":"","leaderTransition":4}"#).keeps(&held));
+    /// assert!(!Reading::Vacant.keeps(&held));
+    /// ```
+    pub fn keeps(&self, held: &Lease) -> bool {
+        matches!(self, Reading::Held(lease, _) if lease == held)
+    }
+
     /// The `leaderTransition` a write keeps or counts from: 0 for vacant and malformed leases.
     pub fn previous(&self) -> i64 {
         self.lease().map_or(0, |l| l.leader_transition)

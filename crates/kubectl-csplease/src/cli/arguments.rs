@@ -1,5 +1,6 @@
 //! The arguments: kubectl's flags, the subcommands and their options, as clap parses them.
 
+use std::ffi::OsString;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -135,6 +136,46 @@ pub enum Command {
         /// How long --wait keeps trying; it also bounds every request made meanwhile.
         #[arg(long, value_name = "DURATION", default_value = "5m", value_parser = parse_duration, requires = "wait")]
         timeout: Duration,
+    },
+    /// Run a command while holding the lease of a CStorPool, and give the lease up when it exits
+    ///
+    /// Takes the lease for the claimant as `hold` does, runs COMMAND with its arguments, and
+    /// releases the lease when the command exits; the exit status is the command's. While the
+    /// command runs, csplease watches the lease: if it is lost (broken with `release --force`,
+    /// taken or rewritten by anyone, or the CStorPool deleted), the command gets SIGTERM, then
+    /// SIGKILL after --grace, and csplease exits with 5. SIGINT, SIGTERM and SIGHUP sent to
+    /// csplease are passed on to the command; the lease is given up after it exits.
+    ///
+    /// Without a terminal the command runs in a process group of its own, and every signal goes
+    /// to that group (its children too). From an interactive terminal it shares the terminal:
+    /// Ctrl-C and a hang-up reach it from the terminal, and SIGTERM and the stop after a lost
+    /// lease go to the command alone.
+    ///
+    /// The command's environment gains CSPLEASE_CSP, CSPLEASE_HOLDER and
+    /// CSPLEASE_LEADER_TRANSITION (the lease's count: a fencing token for what it writes).
+    ///
+    /// The lease names a pod, not a process: two `run`s with the same claimant share it. Give
+    /// each its own (--holder).
+    #[command(after_help = super::after_help())]
+    Run {
+        /// The CStorPool.
+        csp: String,
+        /// Take over an invalid (unreadable or unidentifiable) lease. Never overrides a live holder.
+        #[arg(long)]
+        force: bool,
+        /// Wait for the lease while a live pod holds it (as `hold --wait` does); without it,
+        /// a held lease is exit 3 and the command does not run.
+        #[arg(long)]
+        wait: bool,
+        /// How long --wait waits for the lease (the command itself is never timed out).
+        #[arg(long, value_name = "DURATION", default_value = "5m", value_parser = parse_duration, requires = "wait")]
+        timeout: Duration,
+        /// After the lease is lost, how long the command has after SIGTERM before SIGKILL.
+        #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_duration)]
+        grace: Duration,
+        /// The command and its arguments, after `--`.
+        #[arg(last = true, required = true, num_args = 1.., value_name = "COMMAND")]
+        command: Vec<OsString>,
     },
     /// Give up the claimant's lease; --force breaks anyone's and says whose.
     #[command(after_help = super::after_help())]

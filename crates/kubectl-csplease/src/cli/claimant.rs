@@ -19,7 +19,7 @@ pub(super) const NO_CLAIMANT: &str =
 /// none, or a `--holder NAMESPACE/POD` that is not a pod reference.
 pub(super) fn check(command: &Command, flags: &Flags, env: &Env) -> Result<(), String> {
     let needs_claimant = match command {
-        Command::Hold { .. } => true,
+        Command::Hold { .. } | Command::Run { .. } => true,
         Command::Release { force, .. } => !force,
         _ => false,
     };

@@ -15,11 +15,41 @@ pub enum Exit {
     Denied,
     /// 4: the lease is invalid (unreadable, or its holder is not a pod reference): needs `--force`.
     Invalid,
+    /// 5: `run`: the lease was lost while the command ran (broken, taken or rewritten, or the
+    /// CStorPool deleted), and the command was stopped.
+    LeaseLost,
+    /// 126: `run`: the command was found but could not be started (as `env` and `timeout` say).
+    CannotRun,
+    /// 127: `run`: the command was not found (as `env` and `timeout` say).
+    CommandNotFound,
+    /// `run`: the command's own exit status once it ran, 128 + N when signal N ended it.
+    Command(u8),
 }
 
 impl Exit {
     /// Every exit code, in order.
-    pub const ALL: [Exit; 5] = [Exit::Success, Exit::Error, Exit::Usage, Exit::Denied, Exit::Invalid];
+    pub const ALL: [Exit; 8] = [
+        Exit::Success,
+        Exit::Error,
+        Exit::Usage,
+        Exit::Denied,
+        Exit::Invalid,
+        Exit::LeaseLost,
+        Exit::CannotRun,
+        Exit::CommandNotFound,
+    ];
+
+    /// The exit code of a command `run` ran: its status, or 128 + N when signal N ended it (as
+    /// shells report it).
+    pub fn of_command(status: std::process::ExitStatus) -> Exit {
+        use std::os::unix::process::ExitStatusExt as _;
+        let code = match (status.code(), status.signal()) {
+            (Some(code), _) => code,
+            (None, Some(signal)) => 128 + signal,
+            (None, None) => 1,
+        };
+        Exit::Command(u8::try_from(code & 0xff).unwrap_or(1))
+    }
 
     /// The process exit code.
     pub fn code(self) -> u8 {
@@ -29,6 +59,10 @@ impl Exit {
             Exit::Usage => 2,
             Exit::Denied => 3,
             Exit::Invalid => 4,
+            Exit::LeaseLost => 5,
+            Exit::CannotRun => 126,
+            Exit::CommandNotFound => 127,
+            Exit::Command(code) => code,
         }
     }
 
@@ -49,17 +83,42 @@ impl Exit {
             Exit::Invalid => {
                 &["the lease is invalid (unreadable, or its holder is not a pod reference): --force repairs it"]
             }
+            Exit::LeaseLost => &[
+                "run: the lease was lost while the command ran (broken, taken, rewritten, or the",
+                "CStorPool deleted): the command was stopped",
+            ],
+            Exit::CannotRun => &["run: the command could not be started"],
+            Exit::CommandNotFound => &["run: the command was not found"],
+            Exit::Command(_) => &[
+                "run: once the command ran, its own exit status (128+N when signal N ended it);",
+                "1 if it succeeded but the lease could not be given back",
+            ],
         }
     }
+
+    /// How the code is shown in `--help` and the READMEs: the number, or "other" for a
+    /// command's own status.
+    fn label(self) -> String {
+        match self {
+            Exit::Command(_) => "other".to_owned(),
+            _ => self.code().to_string(),
+        }
+    }
+}
+
+/// Every row of the exit-code table: the fixed codes, then `run`'s command status.
+fn rows() -> impl Iterator<Item = Exit> {
+    Exit::ALL.into_iter().chain([Exit::Command(0)])
 }
 
 /// The "Exit codes:" section of `--help`.
 pub fn help() -> String {
     let mut text = String::from("Exit codes:");
-    for exit in Exit::ALL {
+    let width = rows().map(|exit| exit.label().len()).max().unwrap_or(1);
+    for exit in rows() {
         for (n, line) in exit.meaning().iter().enumerate() {
-            let code = if n == 0 { exit.code().to_string() } else { String::new() };
-            text.push_str(&format!("\n  {code:<1}  {line}"));
+            let label = if n == 0 { exit.label() } else { String::new() };
+            text.push_str(&format!("\n  {label:<width$}  {line}"));
         }
     }
     text
@@ -68,8 +127,8 @@ pub fn help() -> String {
 /// The exit-code table of the READMEs (Markdown).
 pub fn readme_table() -> String {
     let mut table = String::from("| code | meaning |\n|---|---|\n");
-    for exit in Exit::ALL {
-        table.push_str(&format!("| {} | {} |\n", exit.code(), exit.meaning().join(" ")));
+    for exit in rows() {
+        table.push_str(&format!("| {} | {} |\n", exit.label(), exit.meaning().join(" ")));
     }
     table
 }
@@ -81,14 +140,23 @@ mod tests {
     #[test]
     fn codes_are_distinct_and_in_order() {
         let codes: Vec<u8> = Exit::ALL.iter().map(|e| e.code()).collect();
-        assert_eq!(codes, [0, 1, 2, 3, 4]);
+        assert_eq!(codes, [0, 1, 2, 3, 4, 5, 126, 127]);
     }
 
     #[test]
     fn the_help_lists_every_code_once() {
         let help = help();
         for exit in Exit::ALL {
-            assert_eq!(help.matches(&format!("\n  {}  ", exit.code())).count(), 1, "{help}");
+            assert_eq!(help.matches(&format!("\n  {:<5}  ", exit.code())).count(), 1, "{help}");
         }
+        assert_eq!(help.matches("\n  other  run: ").count(), 1, "{help}");
+    }
+
+    #[test]
+    fn a_command_status_is_passed_on_and_a_signal_is_128_plus_its_number() {
+        use std::os::unix::process::ExitStatusExt as _;
+        assert_eq!(Exit::of_command(std::process::ExitStatus::from_raw(7 << 8)).code(), 7);
+        assert_eq!(Exit::of_command(std::process::ExitStatus::from_raw(15)).code(), 143);
+        assert_eq!(Exit::of_command(std::process::ExitStatus::from_raw(0)), Exit::Command(0));
     }
 }

@@ -2,12 +2,14 @@
 //!
 //! [`run`] parses the arguments, does the command and returns the exit code; the binary's `main`
 //! only calls it. By job: [`arguments`](Cli) (what clap parses), `claimant` (who claims the
-//! lease), `status`, `waiting` (`hold --wait`), `output` (what is printed when a command ends)
-//! and [`exit`] (the exit codes, defined once for the code, `--help` and the READMEs).
+//! lease), `status`, `waiting` (`hold --wait`), `guard` (`run`: a command under the lease),
+//! `output` (what is printed when a command ends) and [`exit`] (the exit codes, defined once for
+//! the code, `--help` and the READMEs).
 
 mod arguments;
 mod claimant;
 pub mod exit;
+mod guard;
 mod output;
 mod status;
 mod waiting;
@@ -126,6 +128,11 @@ async fn live(cli: Cli, env: &Env) -> Exit {
     if let Err(message) = claimant::check(&cli.command, flags, env) {
         return fail(&message, Exit::Usage);
     }
+    if let Command::Run { .. } = cli.command
+        && let Err(message) = guard::check(flags)
+    {
+        return fail(&message, Exit::Usage);
+    }
     let connected = match connection.connect().await {
         Ok(connected) => connected,
         Err(e) => return fail(&e.to_string(), Exit::Error),
@@ -151,6 +158,17 @@ async fn live(cli: Cli, env: &Env) -> Exit {
             Ok(None) => fail(claimant::NO_CLAIMANT, Exit::Usage),
             Err(message) => fail(&message, Exit::Usage),
         },
+        Command::Run { csp, force, wait, timeout, grace, command } => {
+            match claimant::claimant(flags, env, &connected) {
+                Ok(Some(claimant)) => {
+                    let options =
+                        guard::Options { force: *force, wait: wait.then_some(*timeout), grace: *grace, command };
+                    guard::run(&lease, csp, &claimant, &options, flags, env).await
+                }
+                Ok(None) => fail(claimant::NO_CLAIMANT, Exit::Usage),
+                Err(message) => fail(&message, Exit::Usage),
+            }
+        }
         Command::Release { csp, force } => match claimant::claimant(flags, env, &connected) {
             Ok(None) if !force => fail(claimant::NO_CLAIMANT, Exit::Usage),
             Ok(claimant) => release(&lease, csp, claimant.as_ref(), *force, flags).await,

@@ -13,6 +13,7 @@ use super::output::{fail, finish, one_line, write_error};
 use super::{Env, Exit, Flags};
 use crate::render;
 
+/// `hold`: takes the lease (waiting with `--wait`), prints the result and returns its exit code.
 pub(super) async fn hold(
     lease: &CspLease,
     csp: &str,
@@ -22,6 +23,23 @@ pub(super) async fn hold(
     flags: &Flags,
     env: &Env,
 ) -> Exit {
+    match acquire(lease, csp, claimant, force, wait, flags, env).await {
+        Ok(report) => finish(&report, Some(claimant), flags),
+        Err(code) => code,
+    }
+}
+
+/// Takes the lease as `hold` does, waiting with `wait`: the last report (held or not), or the
+/// exit code of an error already printed.
+pub(super) async fn acquire(
+    lease: &CspLease,
+    csp: &str,
+    claimant: &PodRef,
+    force: bool,
+    wait: Option<Duration>,
+    flags: &Flags,
+    env: &Env,
+) -> Result<Report, Exit> {
     let started = Instant::now();
     let mut progress = Progress::new(env.terminal);
     // With --wait: why the last round did not take the lease, and the exit code if it was the
@@ -36,7 +54,7 @@ pub(super) async fn hold(
         {
             progress.finish();
             let error = Error::WaitTimedOut { name: csp.to_owned(), after: limit, reason };
-            return fail(&error.to_string(), code);
+            return Err(fail(&error.to_string(), code));
         }
         // With --wait, its limit bounds every attempt too: a server that never answers cannot
         // hold the command past --timeout.
@@ -48,7 +66,7 @@ pub(super) async fn hold(
                     progress.finish();
                     let reason = "the API server did not answer; the lease may or may not have been written".to_owned();
                     let error = Error::WaitTimedOut { name: csp.to_owned(), after: limit, reason };
-                    return fail(&error.to_string(), Exit::Error);
+                    return Err(fail(&error.to_string(), Exit::Error));
                 }
             },
             _ => attempt.await,
@@ -65,12 +83,12 @@ pub(super) async fn hold(
             }
             Err(e) => {
                 progress.finish();
-                return fail(&e.to_string(), write_error(&e));
+                return Err(fail(&e.to_string(), write_error(&e)));
             }
         };
         if wait.is_none() || report.decision.outcome != Outcome::Denied {
             progress.finish();
-            return finish(&report, Some(claimant), flags);
+            return Ok(report);
         }
         progress.show(&report);
         let holder: Vec<PodRef> = match &report.reading {

@@ -1,0 +1,292 @@
+//! `run`: a command guarded by the lease. Takes the lease as `hold` does, runs the command, and
+//! gives the lease up when it exits. While it runs, [`CspLease::until_lost`] watches the lease:
+//! when it is lost the command gets SIGTERM, then SIGKILL after `--grace`, and the exit code is
+//! [`Exit::LeaseLost`]. SIGINT, SIGTERM and SIGHUP sent to csplease are passed on to the command.
+//!
+//! Where the signals go: without an interactive terminal the command leads a process group of
+//! its own and every signal goes to that group (a shell's children too). When csplease runs in
+//! the foreground of a terminal, the command stays in csplease's group so that it can use the
+//! terminal; the terminal then delivers Ctrl-C (SIGINT) and a hang-up (SIGHUP) to both, so only
+//! SIGTERM is passed on, to the command alone, and sending the same signal twice is avoided.
+
+use std::ffi::OsString;
+use std::io::IsTerminal as _;
+use std::time::Duration;
+
+use csp_lease::{CspLease, Error, Loss};
+use lease_logic::{Lease, Outcome, PodRef};
+use rustix::process::{Pid, Signal};
+use tokio::process::Command;
+use tokio::signal::unix::{SignalKind, signal};
+
+use super::output::{fail, finish, one_line};
+use super::{Env, Exit, Flags, waiting};
+use crate::render;
+
+/// How long giving the lease back rides out an unreachable or failing API server.
+const RELEASE_PATIENCE: Duration = Duration::from_secs(30);
+
+/// What `run` was asked to do besides the CStorPool and the claimant.
+pub(super) struct Options<'a> {
+    /// `--force`.
+    pub force: bool,
+    /// `--wait`'s `--timeout`.
+    pub wait: Option<Duration>,
+    /// `--grace`.
+    pub grace: Duration,
+    /// The command and its arguments.
+    pub command: &'a [OsString],
+}
+
+/// The usage errors of `run` that need no cluster: it writes for real and prints nothing of its
+/// own on standard output (that is the command's).
+pub(super) fn check(flags: &Flags) -> Result<(), String> {
+    if flags.dry_run != super::DryRunArg::None {
+        return Err("run does not take --dry-run: it runs the command only while it holds the lease".to_owned());
+    }
+    if flags.output.is_some() {
+        return Err("run does not take -o: standard output is the command's".to_owned());
+    }
+    Ok(())
+}
+
+/// `run`: takes the lease, runs the command under it, gives it back; returns the exit code.
+pub(super) async fn run(
+    lease: &CspLease,
+    csp: &str,
+    claimant: &PodRef,
+    options: &Options<'_>,
+    flags: &Flags,
+    env: &Env,
+) -> Exit {
+    // Caught from the start: a signal while waiting for the lease runs nothing.
+    let mut signals = match Signals::new() {
+        Ok(signals) => signals,
+        Err(e) => return fail(&format!("cannot catch signals: {e}"), Exit::Error),
+    };
+    let acquiring = waiting::acquire(lease, csp, claimant, options.force, options.wait, flags, env);
+    let report = tokio::select! {
+        result = acquiring => match result {
+            Ok(report) => report,
+            Err(code) => return code,
+        },
+        caught = signals.next() => {
+            let message = format!("interrupted by {} while taking the lease: the command did not run", caught.name);
+            return fail(&message, caught.exit());
+        }
+    };
+    let Some(held) = report.held().cloned() else {
+        // Denied, invalid: printed as `hold` prints it, with its exit code.
+        return finish(&report, Some(claimant), flags);
+    };
+    if flags.verbosity >= 1 {
+        eprintln!("{}", render::summary(&report, Some(claimant)));
+    }
+    let status = supervise(lease, csp, &held, options, &mut signals).await;
+    match status {
+        Ended::Lost => Exit::LeaseLost,
+        Ended::NotStarted(code) | Ended::Exited(code) => give_back(lease, csp, claimant, code).await,
+    }
+}
+
+/// How the command ended.
+enum Ended {
+    /// It could not be started; nothing ran.
+    NotStarted(Exit),
+    /// It exited with this code, holding the lease as far as csplease saw.
+    Exited(Exit),
+    /// The lease was lost while it ran, and it was stopped.
+    Lost,
+}
+
+/// Runs the command and waits for it, stopping it if the lease is lost and passing signals on.
+async fn supervise(lease: &CspLease, csp: &str, held: &Lease, options: &Options<'_>, signals: &mut Signals) -> Ended {
+    let Some((program, arguments)) = options.command.split_first() else {
+        return Ended::NotStarted(fail("run: no command", Exit::Usage));
+    };
+    let interactive = in_terminal_foreground();
+    let mut command = Command::new(program);
+    command
+        .args(arguments)
+        .env("CSPLEASE_CSP", csp)
+        .env("CSPLEASE_HOLDER", &held.holder)
+        .env("CSPLEASE_LEADER_TRANSITION", held.leader_transition.to_string());
+    if !interactive {
+        command.process_group(0);
+    }
+    let mut child = match command.spawn() {
+        Ok(child) => child,
+        Err(e) => {
+            let program = program.to_string_lossy();
+            let code = if e.kind() == std::io::ErrorKind::NotFound { Exit::CommandNotFound } else { Exit::CannotRun };
+            return Ended::NotStarted(fail(&format!("cannot run {program}: {e}"), code));
+        }
+    };
+    let target = child
+        .id()
+        .and_then(|id| i32::try_from(id).ok())
+        .and_then(Pid::from_raw)
+        .map(|pid| Target { pid, group: !interactive });
+    let name = render::object_name(csp);
+    let mut lost = std::pin::pin!(lease.until_lost(csp, held));
+    // Whether the lease is still followed (not lost, and no error that waiting cannot cure).
+    let mut following = true;
+    let mut was_lost = false;
+    let mut kill_at: Option<tokio::time::Instant> = None;
+    loop {
+        tokio::select! {
+            status = child.wait() => {
+                let code = match status {
+                    Ok(status) => Exit::of_command(status),
+                    Err(e) => fail(&format!("cannot wait for the command: {e}"), Exit::Error),
+                };
+                return if was_lost { Ended::Lost } else { Ended::Exited(code) };
+            }
+            caught = signals.next() => {
+                if let Some(target) = &target && (!interactive || caught.signal == Signal::TERM) {
+                    target.send(caught.signal);
+                }
+            }
+            loss = &mut lost, if following => {
+                following = false;
+                match loss {
+                    Ok(loss) => {
+                        let what = match loss {
+                            Loss::Rewritten(reading) => format!("it is now {reading}"),
+                            Loss::Deleted => "the CStorPool was deleted".to_owned(),
+                        };
+                        eprintln!(
+                            "error: lost the lease of {name}: {}; stopping the command (SIGTERM, then SIGKILL after {})",
+                            one_line(&what),
+                            shown(options.grace)
+                        );
+                        was_lost = true;
+                        if let Some(target) = &target {
+                            target.send(Signal::TERM);
+                        }
+                        kill_at = Some(tokio::time::Instant::now() + options.grace);
+                    }
+                    Err(e) => eprintln!(
+                        "Warning: cannot follow the lease of {name} any more: {}; the command keeps running",
+                        one_line(&e.to_string())
+                    ),
+                }
+            }
+            () = sleep_until(kill_at), if kill_at.is_some() => {
+                kill_at = None;
+                eprintln!("error: the command did not stop within the grace period: sending SIGKILL");
+                if let Some(target) = &target {
+                    target.send(Signal::KILL);
+                }
+            }
+        }
+    }
+}
+
+/// `grace` as the user wrote it: `10s`, `2m`, `500ms`.
+fn shown(grace: Duration) -> String {
+    if grace.subsec_millis() == 0 {
+        render::human_duration(i64::try_from(grace.as_secs()).unwrap_or(i64::MAX))
+    } else {
+        format!("{}ms", grace.as_millis())
+    }
+}
+
+async fn sleep_until(deadline: Option<tokio::time::Instant>) {
+    if let Some(deadline) = deadline {
+        tokio::time::sleep_until(deadline).await;
+    }
+}
+
+/// Gives the lease back after the command ended with `code`, riding out a failing API server
+/// for [`RELEASE_PATIENCE`]. Returns `code`, [`Exit::LeaseLost`] when the lease turned out to be
+/// someone else's already, or [`Exit::Error`] when a successful command's lease could not be
+/// given back.
+async fn give_back(lease: &CspLease, csp: &str, claimant: &PodRef, code: Exit) -> Exit {
+    let started = tokio::time::Instant::now();
+    let name = render::object_name(csp);
+    let error: Error = loop {
+        match lease.release(csp, Some(claimant), false).await {
+            Ok(report) if report.decision.outcome == Outcome::Released => return code,
+            Ok(report) => {
+                let message =
+                    format!("lost the lease of {name} before it could be given back: {}", report.decision.reason);
+                return fail(&message, Exit::LeaseLost);
+            }
+            Err(e) if e.is_transient() && started.elapsed() < RELEASE_PATIENCE => {
+                tokio::time::sleep(Duration::from_millis(500 + fastrand::u64(0..500))).await;
+            }
+            Err(e) => break e,
+        }
+    };
+    let message = format!(
+        "the lease of {name} is still held by {claimant}: {}; give it back with `kubectl csplease release {csp} --holder {claimant}`",
+        error
+    );
+    let fallback = if code == Exit::Command(0) { Exit::Error } else { code };
+    fail(&message, fallback)
+}
+
+/// Whether standard input is a terminal whose foreground process group is csplease's: then the
+/// terminal's signals reach the command directly.
+fn in_terminal_foreground() -> bool {
+    let stdin = std::io::stdin();
+    stdin.is_terminal() && rustix::termios::tcgetpgrp(&stdin).is_ok_and(|group| group == rustix::process::getpgrp())
+}
+
+/// Where signals for the command go: its process, or the process group it leads.
+struct Target {
+    pid: Pid,
+    group: bool,
+}
+
+impl Target {
+    fn send(&self, signal: Signal) {
+        // It may have exited just now: nothing to stop then.
+        let _ = if self.group {
+            rustix::process::kill_process_group(self.pid, signal)
+        } else {
+            rustix::process::kill_process(self.pid, signal)
+        };
+    }
+}
+
+/// The signals `run` catches: SIGINT, SIGTERM, SIGHUP.
+struct Signals {
+    interrupt: tokio::signal::unix::Signal,
+    terminate: tokio::signal::unix::Signal,
+    hang_up: tokio::signal::unix::Signal,
+}
+
+/// One signal caught.
+struct Caught {
+    signal: Signal,
+    name: &'static str,
+    number: i32,
+}
+
+impl Caught {
+    /// The exit code of a process this signal ended: 128 + its number.
+    fn exit(&self) -> Exit {
+        Exit::Command(u8::try_from(128 + self.number).unwrap_or(1))
+    }
+}
+
+impl Signals {
+    fn new() -> std::io::Result<Signals> {
+        Ok(Signals {
+            interrupt: signal(SignalKind::interrupt())?,
+            terminate: signal(SignalKind::terminate())?,
+            hang_up: signal(SignalKind::hangup())?,
+        })
+    }
+
+    /// The next signal caught. Cancel-safe.
+    async fn next(&mut self) -> Caught {
+        tokio::select! {
+            _ = self.interrupt.recv() => Caught { signal: Signal::INT, name: "SIGINT", number: 2 },
+            _ = self.terminate.recv() => Caught { signal: Signal::TERM, name: "SIGTERM", number: 15 },
+            _ = self.hang_up.recv() => Caught { signal: Signal::HUP, name: "SIGHUP", number: 1 },
+        }
+    }
+}

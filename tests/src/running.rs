@@ -1,0 +1,128 @@
+//! [`Running`]: a process the live tests started and follow while it runs (`status --watch`,
+//! `hold --wait`, `run`): its output lines arrive on channels, and every wait has a hang bound.
+
+use std::io::{BufRead as _, BufReader, Read};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc::{Receiver, channel};
+use std::time::{Duration, Instant};
+
+/// How long a test waits for something that should come at once before it calls it a hang.
+pub const HANG: Duration = Duration::from_secs(60);
+
+/// A running process, its standard output and error arriving line by line.
+pub struct Running {
+    child: Child,
+    stdout: Receiver<String>,
+    stderr: Receiver<String>,
+    seen: Vec<String>,
+}
+
+impl Running {
+    /// Starts `command` with no standard input and its output piped.
+    pub fn start(mut command: Command) -> Running {
+        let mut child =
+            command.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("it starts");
+        let stdout = lines(child.stdout.take().expect("stdout"));
+        let stderr = lines(child.stderr.take().expect("stderr"));
+        Running { child, stdout, stderr, seen: Vec::new() }
+    }
+
+    /// The process id.
+    pub fn id(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// The next stdout line that `wanted` accepts; panics after [`HANG`].
+    pub fn line(&mut self, what: &str, wanted: impl Fn(&str) -> bool) -> String {
+        let deadline = Instant::now() + HANG;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.stdout.recv_timeout(left) {
+                Ok(line) => {
+                    self.seen.push(line.clone());
+                    if wanted(&line) {
+                        return line;
+                    }
+                }
+                Err(_) => {
+                    let _ = self.child.kill();
+                    let stderr: Vec<String> = self.stderr.try_iter().collect();
+                    panic!("no line {what} (hang bound {HANG:?})\nstdout: {:#?}\nstderr: {stderr:#?}", self.seen);
+                }
+            }
+        }
+    }
+
+    /// The next stderr line that `wanted` accepts; panics after [`HANG`].
+    pub fn error_line(&mut self, what: &str, wanted: impl Fn(&str) -> bool) -> String {
+        let deadline = Instant::now() + HANG;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.stderr.recv_timeout(left) {
+                Ok(line) if wanted(&line) => return line,
+                Ok(_) => {}
+                Err(_) => {
+                    let _ = self.child.kill();
+                    panic!("no stderr line {what} (hang bound {HANG:?})");
+                }
+            }
+        }
+    }
+
+    /// Sends it `signal` (`INT`, `TERM`, ...) with `kill -s`.
+    pub fn signal(&self, signal: &str) {
+        let status = Command::new("kill").args(["-s", signal, &self.child.id().to_string()]).status().expect("kill");
+        assert!(status.success(), "kill -s {signal}");
+    }
+
+    /// SIGINT (Ctrl-C), then the exit code.
+    pub fn interrupt(mut self) -> Option<i32> {
+        self.signal("INT");
+        self.wait()
+    }
+
+    /// The exit code (`None` when a signal ended it); kills it after [`HANG`].
+    pub fn wait(&mut self) -> Option<i32> {
+        let deadline = Instant::now() + HANG;
+        loop {
+            if let Some(status) = self.child.try_wait().expect("wait") {
+                return status.code();
+            }
+            if Instant::now() > deadline {
+                let _ = self.child.kill();
+                panic!("did not exit (hang bound {HANG:?})");
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+
+    /// The exit code and everything it wrote after the lines already taken, once it exits.
+    pub fn finish(mut self) -> (Option<i32>, Vec<String>, Vec<String>) {
+        let code = self.wait();
+        // The readers end at end of file, which comes with the exit.
+        let rest = |lines: &Receiver<String>| {
+            let mut all = Vec::new();
+            while let Ok(line) = lines.recv_timeout(HANG) {
+                all.push(line);
+            }
+            all
+        };
+        let stdout = rest(&self.stdout);
+        let stderr = rest(&self.stderr);
+        (code, stdout, stderr)
+    }
+}
+
+/// The lines read from `from`, on a channel that closes at end of file.
+fn lines(from: impl Read + Send + 'static) -> Receiver<String> {
+    let (send, receive) = channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(from).lines() {
+            let Ok(line) = line else { break };
+            if send.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    receive
+}

@@ -1,0 +1,278 @@
+//! `kubectl csplease run CSP -- COMMAND`: a command that runs only while its claimant holds the
+//! lease, through the real `kubectl` against a real kube-apiserver.
+//!
+//! Runs only with `CSPLEASE_LIVE=1` (`cargo xtask test` sets it); otherwise each test prints that
+//! it was skipped. There is no kubelet: the claimants' pods are created and set Running through
+//! the status subresource, so that neither counts as dead. The commands are `sh -c` scripts that
+//! report what they saw on standard output. The one time limit asserted is the one `run`
+//! promises: a command that ignores SIGTERM is stopped within `--grace` plus one second of the
+//! lease being broken. The others are hang bounds.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use csplease_tests::cluster::{self, Identity, TestCluster};
+use csplease_tests::fixture::{Csp, Pods, lease, lease_of, namespace, unique};
+use csplease_tests::running::Running;
+
+fn live(test: &str) -> Option<&'static TestCluster> {
+    cluster::live_or_skip(test).then(cluster::shared)
+}
+
+fn plugin(cluster: &TestCluster, who: Identity, args: &[&str]) -> Command {
+    csplease_tests::plugin::through_kubectl(cluster.kubectl(who), args)
+}
+
+/// `kubectl csplease run CSP --holder HOLDER [options] -- sh -c SCRIPT`, started.
+fn run(cluster: &TestCluster, who: Identity, csp: &str, holder: &str, options: &[&str], script: &str) -> Running {
+    let mut args = vec!["run", csp, "--holder", holder];
+    args.extend_from_slice(options);
+    args.extend_from_slice(&["--", "sh", "-c", script]);
+    Running::start(plugin(cluster, who, &args))
+}
+
+/// A CStorPool and two live claimant pods, `a` and `b`, in a namespace of their own.
+struct Setup {
+    csp: String,
+    a: String,
+    b: String,
+    dir: PathBuf,
+}
+
+impl Setup {
+    fn new(cluster: &TestCluster, prefix: &str) -> Setup {
+        let ns = namespace(cluster, prefix);
+        Pods::new(&ns, &["pool-a", "pool-b"]).create(cluster, "Running");
+        let csp = unique(prefix);
+        Csp::named(&csp).create(cluster);
+        let dir = std::env::temp_dir().join(unique("csplease-run"));
+        std::fs::create_dir_all(&dir).expect("a scratch directory");
+        Setup { csp, a: format!("{ns}/pool-a"), b: format!("{ns}/pool-b"), dir }
+    }
+
+    fn file(&self, name: &str) -> String {
+        self.dir.join(name).display().to_string()
+    }
+}
+
+impl Drop for Setup {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// Waits (with a hang bound) until `path` exists.
+fn until_exists(path: &Path) {
+    let deadline = Instant::now() + csplease_tests::running::HANG;
+    while !path.exists() {
+        assert!(Instant::now() < deadline, "{} never appeared", path.display());
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+#[test]
+fn the_command_runs_while_the_lease_is_held_and_the_lease_is_given_back_when_it_exits() {
+    let Some(cluster) = live("the_command_runs_while_the_lease_is_held_and_the_lease_is_given_back_when_it_exits")
+    else {
+        return;
+    };
+    let setup = Setup::new(cluster, "run-normal");
+    let go = setup.file("go");
+    // The restricted identity of deploy/rbac.yaml: what a pool pod has.
+    let script = format!(
+        r#"echo "lease $CSPLEASE_CSP $CSPLEASE_HOLDER $CSPLEASE_LEADER_TRANSITION"; while [ ! -e {go} ]; do sleep 0.05; done; echo done"#
+    );
+    let mut running = run(cluster, Identity::Restricted, &setup.csp, &setup.a, &[], &script);
+    let started = running.line("the command's first line", |l| l.starts_with("lease "));
+    assert_eq!(started, format!("lease {} {} 1", setup.csp, setup.a), "the command is told its lease");
+    assert_eq!(lease(cluster, &setup.csp), Some(lease_of(&setup.a, 1)), "held while the command runs");
+
+    std::fs::write(&go, "").expect("go");
+    let (code, stdout, stderr) = running.finish();
+    assert_eq!(code, Some(0), "stdout {stdout:?}, stderr {stderr:?}");
+    assert_eq!(stdout, ["done"], "standard output is the command's alone");
+    assert!(stderr.is_empty(), "nothing of csplease's own without -v: {stderr:?}");
+    assert_eq!(lease(cluster, &setup.csp), Some(lease_of("", 1)), "given back when it exits");
+}
+
+#[test]
+fn the_exit_status_is_the_commands_and_the_lease_is_given_back_whatever_it_is() {
+    let Some(cluster) = live("the_exit_status_is_the_commands_and_the_lease_is_given_back_whatever_it_is") else {
+        return;
+    };
+    let setup = Setup::new(cluster, "run-status");
+    let cases: [(&str, Option<i32>); 3] = [
+        ("exit 7", Some(7)),
+        // Ended by a signal: 128 + 15, as a shell reports it.
+        ("kill -TERM $$", Some(143)),
+        ("exit 0", Some(0)),
+    ];
+    for (n, (script, expected)) in cases.into_iter().enumerate() {
+        let (code, _, stderr) = run(cluster, Identity::Admin, &setup.csp, &setup.a, &[], script).finish();
+        assert_eq!(code, expected, "{script}: {stderr:?}");
+        let transitions = i64::try_from(n + 1).expect("small");
+        assert_eq!(lease(cluster, &setup.csp), Some(lease_of("", transitions)), "{script}: given back");
+    }
+
+    // A command that is not there: 127, and the lease taken for it is given back.
+    let mut args = vec!["run", &setup.csp, "--holder", &setup.a, "--", "csplease-no-such-command"];
+    let (code, _, stderr) = Running::start(plugin(cluster, Identity::Admin, &args)).finish();
+    assert_eq!(code, Some(127), "{stderr:?}");
+    assert_eq!(stderr.len(), 1, "one line: {stderr:?}");
+    assert!(stderr[0].starts_with("error: cannot run csplease-no-such-command: "), "{stderr:?}");
+    assert_eq!(lease(cluster, &setup.csp), Some(lease_of("", 4)));
+
+    // Usage errors come before anything is taken.
+    args.insert(1, "--dry-run");
+    let (code, _, stderr) = Running::start(plugin(cluster, Identity::Admin, &args)).finish();
+    assert_eq!(code, Some(2), "{stderr:?}");
+    assert_eq!(lease(cluster, &setup.csp), Some(lease_of("", 4)), "nothing written");
+}
+
+#[test]
+fn a_broken_lease_stops_the_command_and_its_children_within_the_grace_period() {
+    let Some(cluster) = live("a_broken_lease_stops_the_command_and_its_children_within_the_grace_period") else {
+        return;
+    };
+    let setup = Setup::new(cluster, "run-lost");
+
+    // A command that stops on SIGTERM.
+    let script = r#"trap 'echo stopping on TERM; exit 9' TERM; echo started; while :; do sleep 0.05; done"#;
+    let mut running = run(cluster, Identity::Admin, &setup.csp, &setup.a, &[], script);
+    running.line("started", |l| l == "started");
+    let out = plugin(cluster, Identity::Admin, &["release", &setup.csp, "--force"]).output().expect("kubectl runs");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    running.line("the command's SIGTERM", |l| l == "stopping on TERM");
+    let (code, _, stderr) = running.finish();
+    assert_eq!(code, Some(5), "exit 5 when the lease is lost, whatever the command's status: {stderr:?}");
+    assert!(
+        stderr.iter().any(|l| l.starts_with("error: lost the lease of ") && l.contains("it is now released")),
+        "{stderr:?}"
+    );
+    assert_eq!(lease(cluster, &setup.csp), Some(lease_of("", 1)), "nothing more written after the loss");
+
+    // A command that ignores SIGTERM, with a child of its own: both are killed when the grace
+    // period ends. Measured from the start of the `release --force` that breaks the lease.
+    let grace = Duration::from_secs(2);
+    let script = r#"trap '' TERM; sleep 1000 & echo "child $!"; while :; do sleep 0.05; done"#;
+    let mut running = run(cluster, Identity::Admin, &setup.csp, &setup.b, &["--grace", "2s"], script);
+    let child = running.line("the child's pid", |l| l.starts_with("child "));
+    let child = child.trim_start_matches("child ").to_owned();
+    let breaking = Instant::now();
+    let out = plugin(cluster, Identity::Admin, &["release", &setup.csp, "--force"]).output().expect("kubectl runs");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let code = running.wait();
+    let stopped = breaking.elapsed();
+    assert_eq!(code, Some(5));
+    assert!(stopped <= grace + Duration::from_secs(1), "stopped {stopped:?} after the break; --grace 2s");
+    assert!(stopped >= grace, "SIGKILL came before the grace period ended: {stopped:?}");
+    assert!(ended(&child), "the command's child {child} was stopped too");
+}
+
+/// Whether process `pid` has ended: it is gone, or a zombie nobody has reaped yet (the command's
+/// orphaned child is reparented). Waits a little for the kernel to finish the kill.
+fn ended(pid: &str) -> bool {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let state = std::fs::read_to_string(format!("/proc/{pid}/stat"))
+            .ok()
+            .and_then(|stat| stat.rsplit_once(") ").and_then(|(_, rest)| rest.chars().next()));
+        if matches!(state, None | Some('Z' | 'X')) {
+            return true;
+        }
+        if Instant::now() > deadline {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn a_signal_to_run_is_passed_to_the_command_and_the_lease_given_back_after_it_exits() {
+    let Some(cluster) = live("a_signal_to_run_is_passed_to_the_command_and_the_lease_given_back_after_it_exits") else {
+        return;
+    };
+    let setup = Setup::new(cluster, "run-signal");
+    for (n, signal) in ["INT", "TERM", "HUP"].into_iter().enumerate() {
+        let script = format!(
+            r#"trap 'echo got {signal}; sleep 0.3; echo cleaned up; exit 3' {signal}; echo started; while :; do sleep 0.05; done"#
+        );
+        let mut running = run(cluster, Identity::Admin, &setup.csp, &setup.a, &[], &script);
+        running.line("started", |l| l == "started");
+        running.signal(signal);
+        running.line("the signal passed on", |l| l == format!("got {signal}"));
+        let transitions = i64::try_from(n + 1).expect("small");
+        assert_eq!(
+            lease(cluster, &setup.csp),
+            Some(lease_of(&setup.a, transitions)),
+            "still held while the command cleans up"
+        );
+        let (code, stdout, stderr) = running.finish();
+        assert_eq!(stdout, ["cleaned up"], "{signal}: the command got the signal once: {stderr:?}");
+        assert_eq!(code, Some(3), "{signal}: the command's status: {stderr:?}");
+        assert_eq!(lease(cluster, &setup.csp), Some(lease_of("", transitions)), "{signal}: given back");
+    }
+
+    // Interrupted while waiting for the lease: the command never runs.
+    let held = plugin(cluster, Identity::Admin, &["hold", &setup.csp, "--holder", &setup.b]).output().expect("kubectl");
+    assert!(held.status.success(), "{}", String::from_utf8_lossy(&held.stderr));
+    let ran = setup.file("ran");
+    let mut waiting = run(cluster, Identity::Admin, &setup.csp, &setup.a, &["--wait"], &format!("touch {ran}"));
+    waiting.error_line("the wait", |l| l.starts_with("waiting for "));
+    waiting.signal("INT");
+    let (code, _, stderr) = waiting.finish();
+    assert_eq!(code, Some(130), "{stderr:?}");
+    assert!(stderr.iter().any(|l| l.contains("the command did not run")), "{stderr:?}");
+    assert!(!Path::new(&ran).exists(), "the command did not run");
+    assert_eq!(lease(cluster, &setup.csp), Some(lease_of(&setup.b, 4)), "the holder is untouched");
+}
+
+#[test]
+fn runs_racing_for_one_csp_run_their_commands_one_at_a_time() {
+    let Some(cluster) = live("runs_racing_for_one_csp_run_their_commands_one_at_a_time") else {
+        return;
+    };
+    let setup = Setup::new(cluster, "run-race");
+    let ns = setup.a.split('/').next().expect("a namespace").to_owned();
+    Pods::new(&ns, &["pool-c"]).create(cluster, "Running");
+    let c = format!("{ns}/pool-c");
+    let inside = setup.file("inside");
+    let log = setup.file("log");
+    // mkdir is atomic: a second command inside at the same time fails it.
+    let script = |who: &str| {
+        format!(
+            r#"mkdir {inside} || {{ echo overlap; exit 99; }}; echo "start {who} $CSPLEASE_LEADER_TRANSITION" >> {log}; sleep 1; echo "end {who}" >> {log}; rmdir {inside}"#
+        )
+    };
+    let claimants = [setup.a.clone(), setup.b.clone(), c];
+    let racers: Vec<Running> = claimants
+        .iter()
+        .map(|who| {
+            run(cluster, Identity::Admin, &setup.csp, who, &["--wait", "--timeout", "60s"], &script(who.as_str()))
+        })
+        .collect();
+
+    // Without --wait, a run that finds the lease held by a live pod does not run its command.
+    until_exists(Path::new(&inside));
+    Pods::new(&ns, &["pool-d"]).create(cluster, "Running");
+    let ran = setup.file("ran");
+    let d = format!("{ns}/pool-d");
+    let (code, _, stderr) = run(cluster, Identity::Admin, &setup.csp, &d, &[], &format!("touch {ran}")).finish();
+    assert_eq!(code, Some(3), "denied while another pod holds it: {stderr:?}");
+    assert!(!Path::new(&ran).exists(), "the denied run's command did not run");
+
+    for racer in racers {
+        let (code, stdout, stderr) = racer.finish();
+        assert_eq!(code, Some(0), "stdout {stdout:?}, stderr {stderr:?}");
+    }
+    let log = std::fs::read_to_string(&log).expect("the log");
+    let lines: Vec<&str> = log.lines().collect();
+    assert_eq!(lines.len(), 6, "{log}");
+    for (pair, transition) in lines.chunks(2).zip(1..) {
+        let who = pair[0].split_whitespace().nth(1).expect("a claimant");
+        assert_eq!(pair[0], format!("start {who} {transition}"), "one at a time, each a new leaderTransition: {log}");
+        assert_eq!(pair[1], format!("end {who}"), "one at a time: {log}");
+    }
+    assert_eq!(lease(cluster, &setup.csp).map(|l| l.contains(r#""holder":"""#)), Some(true), "given back");
+}
