@@ -144,7 +144,13 @@ pub fn candidates(mut words: Vec<OsString>, lookup: Arc<dyn Lookup>) -> Vec<Comp
     };
     let holders = ArgValueCompleter::new(move |current: &OsStr| holder_candidates(&*lookup, &typed, current));
     let mut command = Cli::command().mut_arg("holder", |arg| arg.add(holders));
-    for sub in ["status", "hold", "release"] {
+    // Every subcommand with a CSP argument: status, hold, run, release.
+    let with_csp: Vec<String> = command
+        .get_subcommands()
+        .filter(|c| c.get_arguments().any(|a| a.get_id() == "csp"))
+        .map(|c| c.get_name().to_owned())
+        .collect();
+    for sub in with_csp {
         let csps = csps.clone();
         command = command.mut_subcommand(sub, |c| c.mut_arg("csp", |arg| arg.add(csps)));
     }
@@ -316,8 +322,8 @@ mod tests {
     }
 
     #[test]
-    fn csp_names_for_status_hold_and_release() {
-        for sub in ["status", "hold", "release"] {
+    fn csp_names_for_status_hold_run_and_release() {
+        for sub in ["status", "hold", "run", "release"] {
             assert_eq!(complete(cluster(), &[sub, "cstor"]), "cstor-pool-a\ncstor-pool-b\n:4\n", "{sub}");
         }
         assert_eq!(complete(cluster(), &["hold", "--force", "o"]), "other\n:4\n");

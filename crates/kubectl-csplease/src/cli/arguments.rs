@@ -159,6 +159,8 @@ pub enum Command {
     #[command(after_help = super::after_help())]
     Run {
         /// The CStorPool.
+        // Indexed explicitly: completion re-adds `csp` with its candidates, after COMMAND.
+        #[arg(index = 1)]
         csp: String,
         /// Take over an invalid (unreadable or unidentifiable) lease. Never overrides a live holder.
         #[arg(long)]
@@ -174,7 +176,7 @@ pub enum Command {
         #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_duration)]
         grace: Duration,
         /// The command and its arguments, after `--`.
-        #[arg(last = true, required = true, num_args = 1.., value_name = "COMMAND")]
+        #[arg(index = 2, last = true, required = true, num_args = 1.., value_name = "COMMAND")]
         command: Vec<OsString>,
     },
     /// Give up the claimant's lease; --force breaks anyone's and says whose.
