@@ -125,17 +125,9 @@ pub enum Command {
     Hold {
         /// The CStorPool.
         csp: String,
-        /// Take over an invalid (unreadable or unidentifiable) lease. Never overrides a live holder.
-        #[arg(long)]
-        force: bool,
-        /// Keep trying while a live pod holds the lease, or while the API server is unreachable,
-        /// slow or failing (each try reads the CStorPool again: no write is ever resent blindly).
-        /// It tries again as soon as a watch sees the CStorPool or the holder's pod change.
-        #[arg(long)]
-        wait: bool,
-        /// How long --wait keeps trying; it also bounds every request made meanwhile.
-        #[arg(long, value_name = "DURATION", default_value = "5m", value_parser = parse_duration, requires = "wait")]
-        timeout: Duration,
+        /// --force, --wait and --timeout.
+        #[command(flatten)]
+        taking: Taking,
     },
     /// Run a command while holding the lease of a CStorPool, and give the lease up when it exits
     ///
@@ -162,16 +154,9 @@ pub enum Command {
         // Indexed explicitly: completion re-adds `csp` with its candidates, after COMMAND.
         #[arg(index = 1)]
         csp: String,
-        /// Take over an invalid (unreadable or unidentifiable) lease. Never overrides a live holder.
-        #[arg(long)]
-        force: bool,
-        /// Wait for the lease while a live pod holds it (as `hold --wait` does); without it,
-        /// a held lease is exit 3 and the command does not run.
-        #[arg(long)]
-        wait: bool,
-        /// How long --wait waits for the lease (the command itself is never timed out).
-        #[arg(long, value_name = "DURATION", default_value = "5m", value_parser = parse_duration, requires = "wait")]
-        timeout: Duration,
+        /// --force, --wait and --timeout, as `hold` takes them.
+        #[command(flatten)]
+        taking: Taking,
         /// After the lease is lost, how long the command has after SIGTERM before SIGKILL.
         #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_duration)]
         grace: Duration,
@@ -209,6 +194,30 @@ pub enum Command {
         #[arg(value_enum)]
         shell: Shell,
     },
+}
+
+/// How the lease is taken, by `hold` and by `run`.
+#[derive(Debug, Args)]
+pub struct Taking {
+    /// Take over an invalid (unreadable or unidentifiable) lease. Never overrides a live holder.
+    #[arg(long)]
+    pub force: bool,
+    /// Keep trying while a live pod holds the lease, or while the API server is unreachable,
+    /// slow or failing (each try reads the CStorPool again: no write is ever resent blindly).
+    /// It tries again as soon as a watch sees the CStorPool or the holder's pod change.
+    #[arg(long)]
+    pub wait: bool,
+    /// How long --wait keeps trying; it also bounds every request made meanwhile (never a
+    /// command that `run` runs).
+    #[arg(long, value_name = "DURATION", default_value = "5m", value_parser = parse_duration, requires = "wait")]
+    pub timeout: Duration,
+}
+
+impl Taking {
+    /// `--wait`'s limit, when waiting.
+    pub fn wait(&self) -> Option<Duration> {
+        self.wait.then_some(self.timeout)
+    }
 }
 
 /// Shells `completion` supports.

@@ -20,7 +20,7 @@ use tokio::process::Command;
 use tokio::signal::unix::{SignalKind, signal};
 
 use super::output::{fail, finish, one_line};
-use super::{Env, Exit, Flags, waiting};
+use super::{Env, Exit, Flags, Taking, waiting};
 use crate::render;
 
 /// How long giving the lease back rides out an unreachable or failing API server.
@@ -28,10 +28,8 @@ const RELEASE_PATIENCE: Duration = Duration::from_secs(30);
 
 /// What `run` was asked to do besides the CStorPool and the claimant.
 pub(super) struct Options<'a> {
-    /// `--force`.
-    pub force: bool,
-    /// `--wait`'s `--timeout`.
-    pub wait: Option<Duration>,
+    /// `--force`, `--wait`, `--timeout`.
+    pub taking: &'a Taking,
     /// `--grace`.
     pub grace: Duration,
     /// The command and its arguments.
@@ -64,7 +62,7 @@ pub(super) async fn run(
         Ok(signals) => signals,
         Err(e) => return fail(&format!("cannot catch signals: {e}"), Exit::Error),
     };
-    let acquiring = waiting::acquire(lease, csp, claimant, options.force, options.wait, flags, env);
+    let acquiring = waiting::acquire(lease, csp, claimant, options.taking, flags, env);
     let report = tokio::select! {
         result = acquiring => match result {
             Ok(report) => report,

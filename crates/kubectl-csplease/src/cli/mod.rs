@@ -22,7 +22,7 @@ use clap::{CommandFactory, Parser};
 use csp_lease::{CspLease, DryRun};
 use lease_logic::PodRef;
 
-pub use arguments::{Cli, Command, DryRunArg, Flags, Output, Shell, parse_duration};
+pub use arguments::{Cli, Command, DryRunArg, Flags, Output, Shell, Taking, parse_duration};
 pub use exit::Exit;
 use output::{fail, finish, write_error};
 
@@ -150,25 +150,19 @@ async fn live(cli: Cli, env: &Env) -> Exit {
             Ok(claimant) => status::status_one(&lease, csp, claimant.as_ref(), flags).await,
             Err(message) => fail(&message, Exit::Usage),
         },
-        Command::Hold { csp, force, wait, timeout } => match claimant::claimant(flags, env, &connected) {
+        Command::Hold { csp, taking } => match claimant::claimant(flags, env, &connected) {
+            Ok(Some(claimant)) => waiting::hold(&lease, csp, &claimant, taking, flags, env).await,
+            Ok(None) => fail(claimant::NO_CLAIMANT, Exit::Usage),
+            Err(message) => fail(&message, Exit::Usage),
+        },
+        Command::Run { csp, taking, grace, command } => match claimant::claimant(flags, env, &connected) {
             Ok(Some(claimant)) => {
-                let wait = wait.then_some(*timeout);
-                waiting::hold(&lease, csp, &claimant, *force, wait, flags, env).await
+                let options = guard::Options { taking, grace: *grace, command };
+                guard::run(&lease, csp, &claimant, &options, flags, env).await
             }
             Ok(None) => fail(claimant::NO_CLAIMANT, Exit::Usage),
             Err(message) => fail(&message, Exit::Usage),
         },
-        Command::Run { csp, force, wait, timeout, grace, command } => {
-            match claimant::claimant(flags, env, &connected) {
-                Ok(Some(claimant)) => {
-                    let options =
-                        guard::Options { force: *force, wait: wait.then_some(*timeout), grace: *grace, command };
-                    guard::run(&lease, csp, &claimant, &options, flags, env).await
-                }
-                Ok(None) => fail(claimant::NO_CLAIMANT, Exit::Usage),
-                Err(message) => fail(&message, Exit::Usage),
-            }
-        }
         Command::Release { csp, force } => match claimant::claimant(flags, env, &connected) {
             Ok(None) if !force => fail(claimant::NO_CLAIMANT, Exit::Usage),
             Ok(claimant) => release(&lease, csp, claimant.as_ref(), *force, flags).await,

@@ -10,7 +10,7 @@ use csp_lease::{CspLease, Error, Report, Wake, Watch};
 use lease_logic::{Outcome, PodRef, Reading};
 
 use super::output::{fail, finish, one_line, write_error};
-use super::{Env, Exit, Flags};
+use super::{Env, Exit, Flags, Taking};
 use crate::render;
 
 /// `hold`: takes the lease (waiting with `--wait`), prints the result and returns its exit code.
@@ -18,12 +18,11 @@ pub(super) async fn hold(
     lease: &CspLease,
     csp: &str,
     claimant: &PodRef,
-    force: bool,
-    wait: Option<Duration>,
+    taking: &Taking,
     flags: &Flags,
     env: &Env,
 ) -> Exit {
-    match acquire(lease, csp, claimant, force, wait, flags, env).await {
+    match acquire(lease, csp, claimant, taking, flags, env).await {
         Ok(report) => finish(&report, Some(claimant), flags),
         Err(code) => code,
     }
@@ -35,11 +34,11 @@ pub(super) async fn acquire(
     lease: &CspLease,
     csp: &str,
     claimant: &PodRef,
-    force: bool,
-    wait: Option<Duration>,
+    taking: &Taking,
     flags: &Flags,
     env: &Env,
 ) -> Result<Report, Exit> {
+    let (force, wait) = (taking.force, taking.wait());
     let started = Instant::now();
     let mut progress = Progress::new(env.terminal);
     // With --wait: why the last round did not take the lease, and the exit code if it was the
