@@ -137,13 +137,20 @@ impl Demo {
         self.show(&["csplease", "hold", "cstor-pool-b", "--holder", &a, "-o", "json"])?;
         self.show(&["csplease", "release", "cstor-pool-b", "--holder", &a])?;
 
-        heading("7. Every lease, with the holders' nodes; and the history in kubectl describe");
+        heading("7. A command under the lease: `kubectl csplease run` holds it exactly while the command runs");
+        let script = r#"echo "maintenance of $CSPLEASE_CSP as $CSPLEASE_HOLDER (leaderTransition $CSPLEASE_LEADER_TRANSITION)"; kubectl csplease status cstor-pool-b | grep -E '^(Lease|Holder):'"#;
+        self.show(&["csplease", "run", "cstor-pool-b", "--holder", &a, "--", "sh", "-c", script])?;
+        note("(given back when it exited:)");
+        self.show(&["csplease", "status", "cstor-pool-b"])?;
+        self.lost_mid_run(&a)?;
+
+        heading("8. Every lease, with the holders' nodes; and the history in kubectl describe");
         self.show(&["csplease", "status", "-o", "wide"])?;
         let describe = self.kubectl(&["describe", "csp", "cstor-pool-a"])?;
         let events = describe.lines().skip_while(|l| !l.starts_with("Events:")).collect::<Vec<_>>().join("\n");
         println!("$ kubectl describe csp cstor-pool-a | sed -n '/^Events:/,$p'\n{events}");
 
-        heading("8. The same core, offline: `kubectl csplease decide` (request documents in, decisions out)");
+        heading("9. The same core, offline: `kubectl csplease decide` (request documents in, decisions out)");
         let requests = [
             json!({"action": "hold", "claimant": a, "object": {"metadata": {"resourceVersion": "7",
                 "annotations": {"openebs.io/csp-lease": format!(r#"{{"holder":"{b}","leaderTransition":3}}"#)}}},
@@ -159,12 +166,34 @@ impl Demo {
         let out = self.run(&["csplease", "decide"], Some(&input))?;
         print!("{}", out.0);
 
-        heading("9. The lease policy in front of every write: `csplease-wasm serve` as an admission webhook");
+        heading("10. The lease policy in front of every write: `csplease-wasm serve` as an admission webhook");
         self.policy(&a, &b)?;
 
-        heading("10. The lease inspector on this cluster: `kubectl csplease inspect` (read-only)");
+        heading("11. The lease inspector on this cluster: `kubectl csplease inspect` (read-only)");
         self.inspector()?;
         println!("\nDone: every write above was one guarded JSON Patch; every decision came from lease-logic.");
+        Ok(())
+    }
+
+    /// `run` with a command that keeps working, the lease broken under it with `release --force`:
+    /// the command is stopped (SIGTERM) and `run` exits 5.
+    fn lost_mid_run(&self, holder: &str) -> anyhow::Result<()> {
+        let script =
+            r#"trap 'echo "stopping: the lease is gone"; exit 0' TERM; echo working; while :; do sleep 0.1; done"#;
+        let args = ["csplease", "run", "cstor-pool-b", "--holder", holder, "--grace", "5s", "--", "sh", "-c", script];
+        println!("$ kubectl {} &", args.iter().map(|a| shell_word(a)).collect::<Vec<_>>().join(" "));
+        let mut child =
+            self.command(&args).stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn()?;
+        let mut stdout = std::io::BufReader::new(child.stdout.take().context("stdout")?);
+        let mut first = String::new();
+        std::io::BufRead::read_line(&mut stdout, &mut first)?;
+        print!("{first}");
+        self.show(&["csplease", "release", "cstor-pool-b", "--force"])?;
+        let mut rest = String::new();
+        std::io::Read::read_to_string(&mut stdout, &mut rest)?;
+        let out = child.wait_with_output()?;
+        print!("{rest}{}", String::from_utf8_lossy(&out.stderr));
+        println!("(the background run's exit code: {})\n", out.status.code().unwrap_or(-1));
         Ok(())
     }
 
