@@ -178,8 +178,7 @@ impl Demo {
     /// `run` with a command that keeps working, the lease broken under it with `release --force`:
     /// the command is stopped (SIGTERM) and `run` exits 5.
     fn lost_mid_run(&self, holder: &str) -> anyhow::Result<()> {
-        let script =
-            r#"trap 'echo "stopping: the lease is gone"; exit 0' TERM; echo working; while :; do sleep 0.1; done"#;
+        let script = r#"trap 'echo "stopping: the lease is gone"; exit 0' TERM; echo working; while :; do sleep 0.1 & wait; done"#;
         let args = ["csplease", "run", "cstor-pool-b", "--holder", holder, "--grace", "5s", "--", "sh", "-c", script];
         println!("$ kubectl {} &", args.iter().map(|a| shell_word(a)).collect::<Vec<_>>().join(" "));
         let mut child =
