@@ -1,16 +1,13 @@
 //! Builds the lease module that the host embeds.
 //!
-//! Like wasmtime's `test-programs/artifacts/build.rs`, this runs a nested `cargo build` of
-//! `lease-logic` for `wasm32-unknown-unknown` with the `wasm` profile. The nested build has its
-//! own `--target-dir` (`target/wasm-module`), so it never waits on the lock of the build that runs
-//! this script, and only its own flags (the module's stack and initial memory) reach the linker: native
-//! builds are untouched. The module is then optimised with `wasm-opt` when one is found
+//! A nested `cargo build` of `lease-logic` for `wasm32-unknown-unknown` (`module::nested_build`)
+//! in its own `--target-dir` (`target/wasm-module`), with only the module's own flags (its stack
+//! and initial memory) reaching the linker: native builds are untouched. The module is then optimised with `wasm-opt` when one is found
 //! (`$CSPLEASE_WASM_OPT`, the pinned binaryen in the tool cache that `cargo xtask` installs, or
 //! `PATH`), checked to import nothing and to export the ABI, and written to
 //! `$OUT_DIR/lease_logic.wasm` for `include_bytes!`.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 #[path = "build/module.rs"]
 #[allow(dead_code)]
@@ -36,9 +33,16 @@ fn main() {
         println!("cargo:rerun-if-env-changed={var}");
     }
 
-    let raw = build_module(&root, &target_dir);
+    let flags = [
+        format!("-Clink-arg=--initial-memory={}", module::INITIAL_MEMORY),
+        format!("-Clink-arg=-zstack-size={}", module::STACK_SIZE),
+    ];
+    let raw = module::nested_build(&root, "lease-logic", &target_dir, &flags, "the lease module");
     let wasm = out_dir.join("lease_logic.wasm");
-    optimise(&raw, &wasm);
+    if let Err(why) = module::optimise(&raw, &wasm, module::WASM_OPT_ARGS) {
+        println!("cargo:warning={why}: embedding the unoptimised lease module");
+        copy(&raw, &wasm);
+    }
 
     let bytes = std::fs::read(&wasm).unwrap_or_else(|e| panic!("reading {}: {e}", wasm.display()));
     let facts = module::facts(&bytes).unwrap_or_else(|e| panic!("{}: {e}", wasm.display()));
@@ -59,78 +63,6 @@ fn main() {
             bytes.len(),
             module::MAX_MODULE_SIZE
         );
-    }
-}
-
-/// Runs the nested `cargo build` and returns the path of the raw module.
-fn build_module(root: &Path, target_dir: &Path) -> PathBuf {
-    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    let flags = [
-        format!("-Clink-arg=--initial-memory={}", module::INITIAL_MEMORY),
-        format!("-Clink-arg=-zstack-size={}", module::STACK_SIZE),
-    ]
-    .join("\u{1f}");
-    let mut cmd = Command::new(cargo);
-    cmd.arg("build")
-        .arg("--manifest-path")
-        .arg(root.join("Cargo.toml"))
-        .args(["-p", "lease-logic", "--lib", "--target", "wasm32-unknown-unknown", "--profile", "wasm"])
-        .arg("--target-dir")
-        .arg(target_dir)
-        // The outer build's flags and wrappers are for native code; the module gets only its own.
-        .env("CARGO_ENCODED_RUSTFLAGS", flags)
-        .env_remove("RUSTFLAGS")
-        .env_remove("CARGO_TARGET_DIR")
-        .env_remove("CARGO_BUILD_TARGET")
-        .env_remove("RUSTC_WORKSPACE_WRAPPER")
-        .env_remove("CARGO_PRIMARY_PACKAGE");
-    let status = cmd.status().unwrap_or_else(|e| panic!("running cargo for the lease module: {e}"));
-    assert!(
-        status.success(),
-        "building the lease module (lease-logic for wasm32-unknown-unknown) failed ({status}); cargo's errors are \
-         above. A missing target is installed by `rustup target add wasm32-unknown-unknown` (`cargo xtask test` does it)"
-    );
-    target_dir.join("wasm32-unknown-unknown/wasm/lease_logic.wasm")
-}
-
-/// Optimises `raw` into `out` with `wasm-opt`, or copies it when there is no `wasm-opt`.
-fn optimise(raw: &Path, out: &Path) {
-    let Some(wasm_opt) = module::find_wasm_opt() else {
-        if let Some(path) = module::cached_wasm_opt() {
-            // Missing, so cargo runs this script again until it is installed.
-            println!("cargo:rerun-if-changed={}", path.display());
-        }
-        println!(
-            "cargo:warning=wasm-opt not found (set CSPLEASE_WASM_OPT, or run `cargo xtask test` to install binaryen {}): embedding the unoptimised lease module",
-            module::BINARYEN_VERSION
-        );
-        copy(raw, out);
-        return;
-    };
-    println!("cargo:rerun-if-changed={}", wasm_opt.display());
-    let output = Command::new(&wasm_opt)
-        .args(module::WASM_OPT_ARGS)
-        .args(module::WASM_OPT_COMMON_ARGS)
-        .arg(raw)
-        .arg("-o")
-        .arg(out)
-        .output();
-    match output {
-        Ok(output) if output.status.success() => {}
-        Ok(output) => {
-            let stderr = String::from_utf8_lossy(&output.stderr);
-            let first = stderr.lines().next().unwrap_or("");
-            println!(
-                "cargo:warning={} failed ({}): {first}; embedding the unoptimised lease module",
-                wasm_opt.display(),
-                output.status
-            );
-            copy(raw, out);
-        }
-        Err(e) => {
-            println!("cargo:warning=running {}: {e}; embedding the unoptimised lease module", wasm_opt.display());
-            copy(raw, out);
-        }
     }
 }
 

@@ -1,7 +1,10 @@
-//! How the lease module is built and checked, shared by the host's `build.rs` and `cargo xtask`
-//! (both include this file with `#[path]`; it uses `std` and `csplease-tool-cache` only).
+//! How the project's WebAssembly modules are built and checked, shared by the build scripts of
+//! `wasm-sandbox` (the lease module) and `csplease-kubewarden-harness` (the Kubewarden policy)
+//! and by `cargo xtask` (all include this file with `#[path]`; it uses `std` and
+//! `csplease-tool-cache` only).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::process::Command;
 
 /// The `binaryen` npm package whose `wasm-opt` optimises the module.
 pub const BINARYEN_VERSION: &str = "132.0.0";
@@ -208,5 +211,60 @@ impl<'a> Reader<'a> {
             self.uleb()?;
         }
         Ok(())
+    }
+}
+
+/// A nested `cargo build` of `package`'s library for `wasm32-unknown-unknown` with the `wasm`
+/// profile, as wasmtime's `test-programs/artifacts/build.rs` does: in its own `target_dir`, so
+/// it never waits on the lock of the build running the build script, and with `rustflags` only
+/// (the outer build's flags and wrappers are for native code). Returns the module's path;
+/// panics, naming `what`, when cargo fails.
+pub fn nested_build(root: &Path, package: &str, target_dir: &Path, rustflags: &[String], what: &str) -> PathBuf {
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let status = Command::new(cargo)
+        .arg("build")
+        .arg("--manifest-path")
+        .arg(root.join("Cargo.toml"))
+        .args(["-p", package, "--lib", "--target", "wasm32-unknown-unknown", "--profile", "wasm"])
+        .arg("--target-dir")
+        .arg(target_dir)
+        .env("CARGO_ENCODED_RUSTFLAGS", rustflags.join("\u{1f}"))
+        .env_remove("RUSTFLAGS")
+        .env_remove("CARGO_TARGET_DIR")
+        .env_remove("CARGO_BUILD_TARGET")
+        .env_remove("RUSTC_WORKSPACE_WRAPPER")
+        .env_remove("CARGO_PRIMARY_PACKAGE")
+        .status()
+        .unwrap_or_else(|e| panic!("running cargo for {what}: {e}"));
+    assert!(
+        status.success(),
+        "building {what} ({package} for wasm32-unknown-unknown) failed ({status}); cargo's errors are above. A \
+         missing target is installed by `rustup target add wasm32-unknown-unknown` (`cargo xtask test` does it)"
+    );
+    target_dir.join("wasm32-unknown-unknown/wasm").join(format!("{}.wasm", package.replace('-', "_")))
+}
+
+/// Optimises `raw` into `out` with `wasm-opt` ([`find_wasm_opt`]): `args`, then
+/// [`WASM_OPT_COMMON_ARGS`]. Prints the `cargo:rerun-if-changed` line a build script needs for
+/// it; `Err` says why `out` was not written (no `wasm-opt`, or it failed), for the caller's
+/// warning.
+pub fn optimise(raw: &Path, out: &Path, args: &[&str]) -> Result<(), String> {
+    let Some(wasm_opt) = find_wasm_opt() else {
+        if let Some(path) = cached_wasm_opt() {
+            // Missing, so cargo runs the build script again once it is installed.
+            println!("cargo:rerun-if-changed={}", path.display());
+        }
+        return Err(format!(
+            "wasm-opt not found (set CSPLEASE_WASM_OPT, or run `cargo xtask test` to install binaryen {BINARYEN_VERSION})"
+        ));
+    };
+    println!("cargo:rerun-if-changed={}", wasm_opt.display());
+    match Command::new(&wasm_opt).args(args).args(WASM_OPT_COMMON_ARGS).arg(raw).arg("-o").arg(out).output() {
+        Ok(output) if output.status.success() => Ok(()),
+        Ok(output) => {
+            let stderr = String::from_utf8_lossy(&output.stderr);
+            Err(format!("{} failed ({}): {}", wasm_opt.display(), output.status, stderr.lines().next().unwrap_or("")))
+        }
+        Err(e) => Err(format!("running {}: {e}", wasm_opt.display())),
     }
 }
