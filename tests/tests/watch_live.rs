@@ -3,8 +3,9 @@
 //!
 //! Runs only with `CSPLEASE_LIVE=1` (`cargo xtask test` sets it); otherwise each test prints that
 //! it was skipped. There is no kubelet: pods are created and their `status.phase` is set through
-//! the status subresource. The timings of `hold_wait_wake_up_latency` are a measurement (it is
-//! ignored by default), never an assertion: the only time limits here are generous hang bounds.
+//! the status subresource. The timings of `hold_wait_wake_up_latency` and
+//! `status_watch_row_latency` are measurements (they are ignored by default), never assertions:
+//! the only time limits here are generous hang bounds.
 //!
 //! The tests that restart kube-apiserver, or run it with other flags (to make a watch expire),
 //! start a private control plane, so the shared one is never disturbed.
@@ -445,5 +446,57 @@ fn hold_wait_wake_up_latency() {
          from the start of `kubectl patch`: {}",
         summary(from_patch_end),
         summary(from_patch_start)
+    );
+}
+
+/// The measurement for BENCHMARKS.md: from a lease change being written to its row on the stdout
+/// of `status CSP --watch`, over 20 changes. Each change is a merge patch of the lease annotation
+/// (a new `leaderTransition`) sent with `curl`; its moment lies between the start of `curl` and
+/// its answer, and the figures are given from both. Prints them; asserts only that each row shows
+/// its change.
+///
+/// `CSPLEASE_LIVE=1 cargo test -p csplease-tests --test watch_live -- --ignored --nocapture status_watch_row_latency`
+#[test]
+#[ignore = "a measurement: run it by hand for BENCHMARKS.md"]
+fn status_watch_row_latency() {
+    let Some(cluster) = live("status_watch_row_latency") else {
+        return;
+    };
+    let ns = namespace(cluster, "watchbench");
+    Pods::new(&ns, &["pool-a"]).create(cluster, "Running");
+    let a = format!("{ns}/pool-a");
+    let name = unique("csp-watchbench");
+    Csp::named(&name).lease(&lease_of(&a, 1)).create(cluster);
+    let mut watch = Running::start(cluster, &["status", &name, "--watch"]);
+    watch.line("the first row", |l| l.starts_with(&name));
+    // Let the watches be established (the first row comes before them).
+    std::thread::sleep(Duration::from_secs(1));
+    let path = format!("/apis/openebs.io/v1alpha1/cstorpools/{name}");
+    let (mut from_start, mut from_answer) = (Vec::new(), Vec::new());
+    for transitions in 2..22 {
+        let patch = serde_json::json!({"metadata": {"annotations": {LEASE_KEY: lease_of(&a, transitions)}}});
+        let start = Instant::now();
+        let answer = cluster
+            .request(Identity::Admin, "PATCH", &path, Some("application/merge-patch+json"), Some(&patch.to_string()))
+            .expect("curl runs");
+        let end = Instant::now();
+        assert_eq!(answer.status, 200, "{}", answer.body);
+        let (at, row) = watch.line_at("the change", |l| l.starts_with(&name));
+        assert_eq!(cells(&row)[1..3], [a.as_str(), transitions.to_string().as_str()], "{row}");
+        from_start.push(at - start);
+        from_answer.push(at.saturating_duration_since(end));
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert_eq!(watch.interrupt(), Some(0));
+    let summary = |mut v: Vec<Duration>| {
+        v.sort();
+        let median = (v[9] + v[10]) / 2;
+        format!("median {median:.1?}, max {:.1?}", v[19])
+    };
+    println!(
+        "status --watch, lease patched -> its row on stdout, 20 runs: from the patch's answer: {}; \
+         from the start of `curl`: {}",
+        summary(from_answer),
+        summary(from_start)
     );
 }
