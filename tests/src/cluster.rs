@@ -102,7 +102,8 @@ struct Credentials {
     key: String,
 }
 
-/// The cluster the live tests of one process share.
+/// A cluster the live tests use: the one the tests of a process share ([`shared`]), or a
+/// private one a test started ([`TestCluster::of`]).
 #[derive(Debug)]
 pub struct TestCluster {
     admin: PathBuf,
@@ -113,6 +114,18 @@ pub struct TestCluster {
 }
 
 impl TestCluster {
+    /// The cluster of `control_plane`, a private one that a test keeps so it can kill or restart
+    /// one of its servers. The handle does not keep it running: the test stops it (or its
+    /// watchdog does, when the test process ends).
+    pub fn of(control_plane: &ControlPlane) -> TestCluster {
+        TestCluster {
+            admin: control_plane.admin_kubeconfig().to_path_buf(),
+            restricted: control_plane.restricted_kubeconfig().to_path_buf(),
+            credentials: Default::default(),
+            _own: None,
+        }
+    }
+
     /// The admin kubeconfig (`system:masters`).
     pub fn admin_kubeconfig(&self) -> &Path {
         &self.admin

@@ -19,10 +19,13 @@
 
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::Duration;
+
+use crate::fixture::unique;
 
 /// What the proxy does to the traffic.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -102,6 +105,25 @@ impl Proxy {
             }
         });
         Ok(Proxy { addr, shared })
+    }
+
+    /// A proxy in front of the API server that `kubeconfig` names, and a copy of `kubeconfig`
+    /// (beside it, same credentials) whose server is the proxy.
+    ///
+    /// # Errors
+    /// When `kubeconfig` cannot be read or has no `server:` line, or the copy cannot be written,
+    /// or [`Proxy::start`] fails.
+    pub fn in_front_of(kubeconfig: &Path) -> io::Result<(Proxy, PathBuf)> {
+        let text = std::fs::read_to_string(kubeconfig)?;
+        let server = text
+            .lines()
+            .find_map(|l| l.trim().strip_prefix("server: "))
+            .map(|s| s.trim().trim_matches('"').to_owned())
+            .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, "no `server:` line in the kubeconfig"))?;
+        let proxy = Proxy::start(server.trim_start_matches("https://").trim_end_matches('/'))?;
+        let via = kubeconfig.with_file_name(format!("{}.kubeconfig", unique("via-proxy")));
+        std::fs::write(&via, text.replace(&server, &proxy.url()))?;
+        Ok((proxy, via))
     }
 
     /// `https://127.0.0.1:<port>`: the server URL for a kubeconfig that goes through the proxy.

@@ -174,28 +174,6 @@ fn private_control_plane(test: &str) -> (ControlPlane, PathBuf) {
     (cp, kubeconfig)
 }
 
-/// A copy of `kubeconfig` whose server is `server` (e.g. a proxy's URL), beside it.
-fn kubeconfig_via(kubeconfig: &Path, server: &str) -> PathBuf {
-    let text = std::fs::read_to_string(kubeconfig).expect("kubeconfig");
-    let old = text
-        .lines()
-        .find_map(|l| l.trim().strip_prefix("server: "))
-        .expect("a server line")
-        .trim()
-        .trim_matches('"')
-        .to_owned();
-    let path = kubeconfig.with_file_name(format!("{}.kubeconfig", unique("via-proxy")));
-    std::fs::write(&path, text.replace(&old, server)).expect("write kubeconfig");
-    path
-}
-
-/// `host:port` of the API server named in `kubeconfig`.
-fn api_server_addr(kubeconfig: &Path) -> String {
-    let text = std::fs::read_to_string(kubeconfig).expect("kubeconfig");
-    let server = text.lines().find_map(|l| l.trim().strip_prefix("server: ")).expect("a server line");
-    server.trim().trim_matches('"').trim_start_matches("https://").trim_end_matches('/').to_owned()
-}
-
 /// Thaws etcd even when the test fails half way, so the watchdog can stop it.
 struct Thaw<'a>(&'a ControlPlane);
 
@@ -308,8 +286,7 @@ fn through_proxy(test: &str) -> Option<(&'static cluster::TestCluster, Proxy, Pa
         return None;
     }
     let shared = cluster::shared();
-    let proxy = Proxy::start(api_server_addr(shared.admin_kubeconfig())).expect("a proxy");
-    let kc = kubeconfig_via(shared.admin_kubeconfig(), &proxy.url());
+    let (proxy, kc) = Proxy::in_front_of(shared.admin_kubeconfig()).expect("a proxy");
     Some((shared, proxy, kc))
 }
 

@@ -99,6 +99,19 @@ impl ControlPlane {
         lifetime: Lifetime,
         progress: &mut dyn FnMut(&str),
     ) -> Result<Self, ClusterError> {
+        Self::start_with_apiserver_flags(binaries, dir, lifetime, &[], progress)
+    }
+
+    /// As [`ControlPlane::start`], with `apiserver_flags` added to kube-apiserver's command line
+    /// (and kept for [`ControlPlane::restart_apiserver`]), e.g. `--watch-cache=false` and
+    /// `--etcd-compaction-interval=1s` for a test that needs a watch to expire (`410 Gone`) soon.
+    pub fn start_with_apiserver_flags(
+        binaries: &Binaries,
+        dir: &Path,
+        lifetime: Lifetime,
+        apiserver_flags: &[&str],
+        progress: &mut dyn FnMut(&str),
+    ) -> Result<Self, ClusterError> {
         let started = Instant::now();
         if dir.exists() {
             fs::remove_dir_all(dir).map_err(|e| io_error(dir, e))?;
@@ -136,7 +149,8 @@ impl ControlPlane {
             stop_on_drop: true,
             stopped: false,
         };
-        let args = apiserver_args(&pki, etcd_port, apiserver_port);
+        let mut args = apiserver_args(&pki, etcd_port, apiserver_port);
+        args.extend(apiserver_flags.iter().map(|flag| (*flag).to_owned()));
         let apiserver = spawn_server(&binaries.kube_apiserver, &args, &logs.join("kube-apiserver.log"))?;
         cp.apiserver_command = Some((binaries.kube_apiserver.clone(), args));
         cp.apiserver_pid = apiserver.id();
