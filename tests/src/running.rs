@@ -1,5 +1,6 @@
 //! [`Running`]: a process the live tests started and follow while it runs (`status --watch`,
-//! `hold --wait`, `run`): its output lines arrive on channels, and every wait has a hang bound.
+//! `hold --wait`, `run`): its output lines arrive on channels with the moment each was read, and
+//! every wait has a hang bound.
 
 use std::io::{BufRead as _, BufReader, Read};
 use std::process::{Child, Command, Stdio};
@@ -12,9 +13,12 @@ pub const HANG: Duration = Duration::from_secs(60);
 /// A running process, its standard output and error arriving line by line.
 pub struct Running {
     child: Child,
-    stdout: Receiver<String>,
-    stderr: Receiver<String>,
+    stdout: Receiver<(Instant, String)>,
+    stderr: Receiver<(Instant, String)>,
+    /// The stdout lines read so far.
     seen: Vec<String>,
+    /// The stderr lines read so far.
+    errors: Vec<String>,
 }
 
 impl Running {
@@ -24,7 +28,7 @@ impl Running {
             command.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("it starts");
         let stdout = lines(child.stdout.take().expect("stdout"));
         let stderr = lines(child.stderr.take().expect("stderr"));
-        Running { child, stdout, stderr, seen: Vec::new() }
+        Running { child, stdout, stderr, seen: Vec::new(), errors: Vec::new() }
     }
 
     /// The process id.
@@ -32,23 +36,34 @@ impl Running {
         self.child.id()
     }
 
+    /// The stdout lines read so far.
+    pub fn seen(&self) -> &[String] {
+        &self.seen
+    }
+
+    /// The stderr lines read so far.
+    pub fn errors(&self) -> &[String] {
+        &self.errors
+    }
+
     /// The next stdout line that `wanted` accepts; panics after [`HANG`].
     pub fn line(&mut self, what: &str, wanted: impl Fn(&str) -> bool) -> String {
+        self.line_at(what, wanted).1
+    }
+
+    /// As [`Running::line`], with the moment the line was read from the process's stdout.
+    pub fn line_at(&mut self, what: &str, wanted: impl Fn(&str) -> bool) -> (Instant, String) {
         let deadline = Instant::now() + HANG;
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
             match self.stdout.recv_timeout(left) {
-                Ok(line) => {
+                Ok((at, line)) => {
                     self.seen.push(line.clone());
                     if wanted(&line) {
-                        return line;
+                        return (at, line);
                     }
                 }
-                Err(_) => {
-                    let _ = self.child.kill();
-                    let stderr: Vec<String> = self.stderr.try_iter().collect();
-                    panic!("no line {what} (hang bound {HANG:?})\nstdout: {:#?}\nstderr: {stderr:#?}", self.seen);
-                }
+                Err(_) => self.hang(&format!("no line {what}")),
             }
         }
     }
@@ -59,14 +74,35 @@ impl Running {
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
             match self.stderr.recv_timeout(left) {
-                Ok(line) if wanted(&line) => return line,
-                Ok(_) => {}
-                Err(_) => {
-                    let _ = self.child.kill();
-                    panic!("no stderr line {what} (hang bound {HANG:?})");
+                Ok((_, line)) => {
+                    self.errors.push(line.clone());
+                    if wanted(&line) {
+                        return line;
+                    }
                 }
+                Err(_) => self.hang(&format!("no stderr line {what}")),
             }
         }
+    }
+
+    /// Kills it and panics with `what` and everything it printed.
+    fn hang(&mut self, what: &str) -> ! {
+        let _ = self.child.kill();
+        self.errors.extend(self.stderr.try_iter().map(|(_, line)| line));
+        panic!("{what} (hang bound {HANG:?})\nstdout: {:#?}\nstderr: {:#?}", self.seen, self.errors);
+    }
+
+    /// Whether it is still running.
+    pub fn is_running(&mut self) -> bool {
+        self.child.try_wait().expect("wait").is_none()
+    }
+
+    /// The stderr lines that have arrived and not been taken yet (they are kept in
+    /// [`Running::errors`] too).
+    pub fn pending_errors(&mut self) -> Vec<String> {
+        let new: Vec<String> = self.stderr.try_iter().map(|(_, line)| line).collect();
+        self.errors.extend(new.iter().cloned());
+        new
     }
 
     /// Sends it `signal` (`INT`, `TERM`, ...) with `kill -s`.
@@ -100,9 +136,9 @@ impl Running {
     pub fn finish(mut self) -> (Option<i32>, Vec<String>, Vec<String>) {
         let code = self.wait();
         // The readers end at end of file, which comes with the exit.
-        let rest = |lines: &Receiver<String>| {
+        let rest = |lines: &Receiver<(Instant, String)>| {
             let mut all = Vec::new();
-            while let Ok(line) = lines.recv_timeout(HANG) {
+            while let Ok((_, line)) = lines.recv_timeout(HANG) {
                 all.push(line);
             }
             all
@@ -113,13 +149,14 @@ impl Running {
     }
 }
 
-/// The lines read from `from`, on a channel that closes at end of file.
-fn lines(from: impl Read + Send + 'static) -> Receiver<String> {
+/// The lines read from `from`, each with the moment it was read, on a channel that closes at end
+/// of file.
+fn lines(from: impl Read + Send + 'static) -> Receiver<(Instant, String)> {
     let (send, receive) = channel();
     std::thread::spawn(move || {
         for line in BufReader::new(from).lines() {
             let Ok(line) = line else { break };
-            if send.send(line).is_err() {
+            if send.send((Instant::now(), line)).is_err() {
                 break;
             }
         }

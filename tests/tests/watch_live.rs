@@ -10,18 +10,14 @@
 //! The tests that restart kube-apiserver, or run it with other flags (to make a watch expire),
 //! start a private control plane, so the shared one is never disturbed.
 
-use std::io::{BufRead as _, BufReader, Read};
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc::{Receiver, channel};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use csplease_tests::cluster::{self, Binaries, ControlPlane, Identity, Lifetime, TestCluster};
 use csplease_tests::fixture::{Csp, LEASE_KEY, Pods, get_csp, lease, lease_of, namespace, set_phase, unique};
 use csplease_tests::plugin::through_kubectl;
 use csplease_tests::proxy::{Fault, Proxy};
-
-/// How long a test waits for something that should come at once before it calls it a hang.
-const HANG: Duration = Duration::from_secs(60);
+use csplease_tests::running::{HANG, Running};
 
 fn live(test: &str) -> Option<&'static TestCluster> {
     cluster::live_or_skip(test).then(cluster::shared)
@@ -41,118 +37,6 @@ fn csplease_ok(cluster: &TestCluster, args: &[&str]) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
-/// A running `kubectl csplease ...`, its output lines arriving on channels, each with the moment
-/// it was read.
-struct Running {
-    child: Child,
-    stdout: Receiver<(Instant, String)>,
-    stderr: Receiver<(Instant, String)>,
-    /// The stdout lines read so far.
-    seen: Vec<String>,
-    /// The stderr lines read so far.
-    errors: Vec<String>,
-}
-
-impl Running {
-    fn start(cluster: &TestCluster, args: &[&str]) -> Running {
-        Running::start_as(cluster, Identity::Admin, args)
-    }
-
-    fn start_as(cluster: &TestCluster, who: Identity, args: &[&str]) -> Running {
-        Running::spawn(plugin_as(cluster, who, args))
-    }
-
-    /// Starts `kubectl` (a `kubectl csplease ...` command), its stdout and stderr piped.
-    fn spawn(mut kubectl: Command) -> Running {
-        let mut child =
-            kubectl.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("kubectl starts");
-        let stdout = lines(child.stdout.take().expect("stdout"));
-        let stderr = lines(child.stderr.take().expect("stderr"));
-        Running { child, stdout, stderr, seen: Vec::new(), errors: Vec::new() }
-    }
-
-    /// The next stdout line that `wanted` accepts; panics after [`HANG`].
-    fn line(&mut self, what: &str, wanted: impl Fn(&str) -> bool) -> String {
-        self.line_at(what, wanted).1
-    }
-
-    /// As [`Running::line`], with the moment the line was read from the plugin's stdout.
-    fn line_at(&mut self, what: &str, wanted: impl Fn(&str) -> bool) -> (Instant, String) {
-        let deadline = Instant::now() + HANG;
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match self.stdout.recv_timeout(left) {
-                Ok((at, line)) => {
-                    self.seen.push(line.clone());
-                    if wanted(&line) {
-                        return (at, line);
-                    }
-                }
-                Err(_) => self.hang(&format!("no line {what}")),
-            }
-        }
-    }
-
-    /// The next stderr line that `wanted` accepts; panics after [`HANG`].
-    fn error_line(&mut self, what: &str, wanted: impl Fn(&str) -> bool) -> String {
-        let deadline = Instant::now() + HANG;
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match self.stderr.recv_timeout(left) {
-                Ok((_, line)) => {
-                    self.errors.push(line.clone());
-                    if wanted(&line) {
-                        return line;
-                    }
-                }
-                Err(_) => self.hang(&format!("no stderr line {what}")),
-            }
-        }
-    }
-
-    /// Kills it and panics with `what` and everything it printed.
-    fn hang(&mut self, what: &str) -> ! {
-        let _ = self.child.kill();
-        self.errors.extend(self.stderr.try_iter().map(|(_, line)| line));
-        panic!("{what} (hang bound {HANG:?})\nstdout: {:#?}\nstderr: {:#?}", self.seen, self.errors);
-    }
-
-    /// SIGINT (Ctrl-C), then the exit code.
-    fn interrupt(mut self) -> Option<i32> {
-        let status = Command::new("kill").args(["-s", "INT", &self.child.id().to_string()]).status().expect("kill");
-        assert!(status.success());
-        self.wait()
-    }
-
-    /// The exit code; kills it after [`HANG`].
-    fn wait(&mut self) -> Option<i32> {
-        let deadline = Instant::now() + HANG;
-        loop {
-            if let Some(status) = self.child.try_wait().expect("wait") {
-                return status.code();
-            }
-            if Instant::now() > deadline {
-                let _ = self.child.kill();
-                panic!("did not exit (hang bound {HANG:?})");
-            }
-            std::thread::sleep(Duration::from_millis(5));
-        }
-    }
-}
-
-fn lines(from: impl Read + Send + 'static) -> Receiver<(Instant, String)> {
-    let (send, receive) = channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(from).lines() {
-            let Ok(line) = line else { break };
-            if send.send((Instant::now(), line)).is_err() {
-                break;
-            }
-        }
-    });
-    receive
-}
-
 /// The cells of a table row.
 fn cells(line: &str) -> Vec<&str> {
     line.split_whitespace().collect()
@@ -169,7 +53,7 @@ fn status_watch_shows_a_hold_a_failing_holder_and_a_release_then_stops_on_ctrl_c
     let name = unique("csp-watch");
     Csp::named(&name).create(cluster);
 
-    let mut watch = Running::start(cluster, &["status", &name, "--watch"]);
+    let mut watch = Running::start(plugin(cluster, &["status", &name, "--watch"]));
     let header = watch.line("header", |l| l.starts_with("NAME"));
     assert_eq!(cells(&header), ["NAME", "HOLDER", "TRANSITIONS", "HOLDER-PHASE", "LIVE", "AGE"]);
     let first = watch.line("the vacant lease", |l| l.starts_with(&name));
@@ -207,7 +91,7 @@ fn status_watch_json_prints_one_document_per_line_for_every_pool() {
     let name = unique("csp-watchjson");
     Csp::named(&name).create(cluster);
 
-    let mut watch = Running::start(cluster, &["status", "--watch", "-o", "json"]);
+    let mut watch = Running::start(plugin(cluster, &["status", "--watch", "-o", "json"]));
     let is_mine = |l: &str| {
         let doc: serde_json::Value = serde_json::from_str(l).expect("one JSON document per line");
         doc["name"] == name.as_str()
@@ -238,7 +122,7 @@ fn the_restricted_identity_of_deploy_rbac_can_watch() {
     let name = unique("csp-watchrbac");
     Csp::named(&name).create(cluster);
 
-    let mut watch = Running::start_as(cluster, Identity::Restricted, &["status", &name, "--watch"]);
+    let mut watch = Running::start(plugin_as(cluster, Identity::Restricted, &["status", &name, "--watch"]));
     watch.line("the vacant lease", |l| l.starts_with(&name));
     csplease_ok(cluster, &["hold", &name, "--holder", &a]);
     let held = watch.line("the hold", |l| l.starts_with(&name));
@@ -246,7 +130,7 @@ fn the_restricted_identity_of_deploy_rbac_can_watch() {
     set_phase(cluster, &ns, "pool-a", "Failed");
     let failed = watch.line("the holder failing", |l| l.starts_with(&name));
     assert_eq!(cells(&failed)[3..5], ["Failed", "false"], "{failed}");
-    let stderr: Vec<String> = watch.stderr.try_iter().map(|(_, line)| line).collect();
+    let stderr = watch.pending_errors();
     assert!(stderr.is_empty(), "no broken watch: {stderr:#?}");
     assert_eq!(watch.interrupt(), Some(0));
 }
@@ -262,12 +146,12 @@ fn hold_wait_takes_over_when_the_holder_pod_fails() {
     let name = unique("csp-waitwatch");
     Csp::named(&name).lease(&lease_of(&a, 4)).create(cluster);
 
-    let mut waiting = Running::start(cluster, &["hold", &name, "--holder", &b, "--wait", "--timeout", "10m"]);
+    let mut waiting = Running::start(plugin(cluster, &["hold", &name, "--holder", &b, "--wait", "--timeout", "10m"]));
     waiting.error_line("of waiting", |l| l.contains(&format!("held by {a}")));
     // A change that does not free the lease (a label) wakes it, and it waits on.
     cluster.kubectl_ok(&["label", "csp", &name, "unrelated=yes"], None);
     std::thread::sleep(Duration::from_millis(500));
-    assert_eq!(waiting.child.try_wait().expect("wait"), None, "still waiting while pool-a runs");
+    assert!(waiting.is_running(), "still waiting while pool-a runs");
     set_phase(cluster, &ns, "pool-a", "Failed");
     assert_eq!(waiting.wait(), Some(0));
     assert_eq!(lease(cluster, &name), Some(lease_of(&b, 5)));
@@ -303,7 +187,7 @@ fn status_watch_carries_on_after_the_api_server_restarts() {
     let name = unique("csp-watchrestart");
     Csp::named(&name).lease(&lease_of(&a, 1)).create(&cluster);
 
-    let mut watch = Running::start(&cluster, &["status", &name, "--watch"]);
+    let mut watch = Running::start(plugin(&cluster, &["status", &name, "--watch"]));
     let first = watch.line("the lease held by pool-a", |l| l.starts_with(&name));
     assert_eq!(cells(&first)[1..5], [a.as_str(), "1", "Running", "true"], "{first}");
     // Both watches (the CStorPool's and the holder's pods') run before the restart.
@@ -320,17 +204,17 @@ fn status_watch_carries_on_after_the_api_server_restarts() {
     cp.restart_apiserver().expect("kube-apiserver restarted (etcd kept the data)");
 
     csplease_ok(&cluster, &["hold", &name, "--holder", &b]);
-    let rows = watch.seen.len();
+    let rows = watch.seen().len();
     let taken = watch.line("the takeover after the restart", |l| l.starts_with(&name) && cells(l)[1] == b);
     assert_eq!(cells(&taken)[1..5], [b.as_str(), "2", "Running", "true"], "{taken}");
-    let between = &watch.seen[rows..watch.seen.len() - 1];
+    let between = &watch.seen()[rows..watch.seen().len() - 1];
     if !between.is_empty() {
         eprintln!("rows before the takeover's, after the restart: {between:#?}");
     }
-    if !watch.errors.iter().any(|l| l == "The watch resumed.") {
+    if !watch.errors().iter().any(|l| l == "The watch resumed.") {
         watch.error_line("saying that the watch resumed", |l| l == "The watch resumed.");
     }
-    assert_eq!(watch.child.try_wait().expect("wait"), None, "still watching after the restart");
+    assert!(watch.is_running(), "still watching after the restart");
     assert_eq!(watch.interrupt(), Some(0), "Ctrl-C stops it cleanly");
     cp.stop().expect("stopped");
 }
@@ -361,7 +245,7 @@ fn status_watch_reads_again_after_its_watch_expires() {
     Csp::named(&name).lease(&lease_of(&a, 1)).create(&cluster);
     let (proxy, via) = Proxy::in_front_of(cluster.admin_kubeconfig()).expect("a proxy");
 
-    let mut watch = Running::spawn(through_kubectl(cluster::kubectl(&via), &["status", &name, "--watch", "-v", "6"]));
+    let mut watch = Running::start(through_kubectl(cluster::kubectl(&via), &["status", &name, "--watch", "-v", "6"]));
     watch.line("the lease held by pool-a", |l| l.starts_with(&name));
     watch.error_line("of the first watch, from the current state", |l| watches_pools_from(l, "0"));
     // A lease change, written past the proxy: once its row is printed, the plugin's watch of the
@@ -399,7 +283,7 @@ fn status_watch_reads_again_after_its_watch_expires() {
     csplease_ok(&cluster, &["release", &name, "--force"]);
     let released = watch.line("the release after the 410", |l| l.starts_with(&name));
     assert_eq!(cells(&released)[1..3], ["<released>", "2"], "{released}");
-    assert_eq!(watch.child.try_wait().expect("wait"), None, "still watching after the 410");
+    assert!(watch.is_running(), "still watching after the 410");
     assert_eq!(watch.interrupt(), Some(0), "Ctrl-C stops it cleanly");
     cp.stop().expect("stopped");
 }
@@ -423,7 +307,8 @@ fn hold_wait_wake_up_latency() {
         let (a, b) = (format!("{ns}/{pa}"), format!("{ns}/{pb}"));
         let name = unique("csp-waitbench");
         Csp::named(&name).lease(&lease_of(&a, 1)).create(cluster);
-        let mut waiting = Running::start(cluster, &["hold", &name, "--holder", &b, "--wait", "--timeout", "10m"]);
+        let mut waiting =
+            Running::start(plugin(cluster, &["hold", &name, "--holder", &b, "--wait", "--timeout", "10m"]));
         waiting.error_line("of waiting", |l| l.contains("held by"));
         // Let the watch be established (the first denial comes before it).
         std::thread::sleep(Duration::from_secs(1));
@@ -467,7 +352,7 @@ fn status_watch_row_latency() {
     let a = format!("{ns}/pool-a");
     let name = unique("csp-watchbench");
     Csp::named(&name).lease(&lease_of(&a, 1)).create(cluster);
-    let mut watch = Running::start(cluster, &["status", &name, "--watch"]);
+    let mut watch = Running::start(plugin(cluster, &["status", &name, "--watch"]));
     watch.line("the first row", |l| l.starts_with(&name));
     // Let the watches be established (the first row comes before them).
     std::thread::sleep(Duration::from_secs(1));
@@ -499,4 +384,46 @@ fn status_watch_row_latency() {
         summary(from_answer),
         summary(from_start)
     );
+}
+
+/// A row whose holder could not be looked up is read again without waiting for a change: here
+/// the identity may list and watch pods but not get one at first (every lookup is refused while
+/// the watches work), then is allowed to, and the row turns from `LookupFailed` to the pod's
+/// phase with no change to the lease or the pod, so no watch event.
+#[test]
+fn status_watch_reads_again_after_a_holder_lookup_failed() {
+    let Some(cluster) = live("status_watch_reads_again_after_a_holder_lookup_failed") else {
+        return;
+    };
+    let ns = namespace(cluster, "watch-lookup");
+    Pods::new(&ns, &["pool-a"]).create(cluster, "Running");
+    let a = format!("{ns}/pool-a");
+    let name = unique("csp-lookup");
+    Csp::named(&name).lease(&lease_of(&a, 1)).create(cluster);
+    let user = unique("csplease-watcher");
+    let rbac = |kind: &str, rules: serde_json::Value| {
+        let role = serde_json::json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": kind,
+            "metadata": {"name": user, "namespace": ns}, "rules": rules});
+        cluster.apply(&role);
+        let binding_kind = format!("{kind}Binding");
+        cluster.apply(&serde_json::json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": binding_kind,
+            "metadata": {"name": user, "namespace": ns},
+            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": kind, "name": user},
+            "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": user}]}));
+    };
+    rbac(
+        "ClusterRole",
+        serde_json::json!([{"apiGroups": ["openebs.io"], "resources": ["cstorpools"], "verbs": ["get", "list", "watch"]},
+                           {"apiGroups": [""], "resources": ["pods"], "verbs": ["list", "watch"]}]),
+    );
+
+    let mut watch = Running::start(plugin(cluster, &["status", &name, "--watch", "--as", &user]));
+    let first = watch.line("the row", |l| l.starts_with(&name));
+    assert_eq!(cells(&first)[1..5], [a.as_str(), "1", "LookupFailed", "true"], "{first}");
+
+    rbac("Role", serde_json::json!([{"apiGroups": [""], "resources": ["pods"], "verbs": ["get"]}]));
+    let row = watch.line("the row read again", |l| l.starts_with(&name));
+    assert_eq!(cells(&row)[1..5], [a.as_str(), "1", "Running", "true"], "{row}");
+    assert_eq!(watch.interrupt(), Some(0));
+    cluster.kubectl_ok(&["delete", "clusterrole,clusterrolebinding", &user], None);
 }

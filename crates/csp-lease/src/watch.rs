@@ -107,6 +107,8 @@ where
     /// The version is gone from the API server's history: start again from the current state.
     fn expired(&mut self) -> Seen<K> {
         self.events = None;
+        // The API server answered: the watch from the current state starts at once.
+        self.failures = 0;
         self.version = "0".to_owned();
         Seen::Expired
     }

@@ -107,21 +107,37 @@ async fn watching(lease: &CspLease, csp: Option<&str>, flags: &Flags) -> Exit {
 }
 
 /// Prints the changes after the first table, for ever.
+///
+/// A read that failed, or that shows a holder whose pod could not be looked up, may leave a row
+/// that is out of date: it is read again after a pause (1 s, doubling to 5 s) even when the
+/// watch sees no change.
 async fn follow(lease: &CspLease, csp: Option<&str>, pools: Vec<PoolStatus>, printer: &mut Printer) {
     let mut holders = holders(&pools);
     let mut watch = lease.watch(csp);
     let mut last_warning = None;
+    let mut unsure = u32::from(lookup_failed(&pools));
     loop {
-        let warning = match watch.changed(&holders).await {
+        let wake = match unsure {
+            0 => watch.changed(&holders).await,
+            n => tokio::select! {
+                wake = watch.changed(&holders) => wake,
+                () = tokio::time::sleep(read_again_after(n)) => Wake::Changed,
+            },
+        };
+        let warning = match wake {
             Wake::Broken { detail } => Some(format!("the watch broke, resuming: {}", one_line(&detail))),
             Wake::Changed => match read(lease, csp).await {
                 Ok(pools) => {
                     let nodes = if printer.wide { nodes(lease).await } else { None };
                     printer.changes(&pools, nodes.as_ref());
                     holders = self::holders(&pools);
+                    unsure = if lookup_failed(&pools) { unsure.saturating_add(1) } else { 0 };
                     None
                 }
-                Err(e) => Some(one_line(&e.to_string())),
+                Err(e) => {
+                    unsure = unsure.saturating_add(1);
+                    Some(one_line(&e.to_string()))
+                }
             },
         };
         match (&warning, &last_warning) {
@@ -131,6 +147,17 @@ async fn follow(lease: &CspLease, csp: Option<&str>, pools: Vec<PoolStatus>, pri
         }
         last_warning = warning;
     }
+}
+
+/// Whether a holder's pod could not be looked up in this read (its row says `LookupFailed`).
+fn lookup_failed(pools: &[PoolStatus]) -> bool {
+    pools.iter().any(|pool| pool.holder.as_ref().is_some_and(|holder| holder.error.is_some()))
+}
+
+/// The pause before reading again after `unsure` uncertain reads in a row: 1 s doubling to 5 s.
+fn read_again_after(unsure: u32) -> std::time::Duration {
+    let pause = std::time::Duration::from_secs(1).saturating_mul(1 << unsure.saturating_sub(1).min(3));
+    pause.min(std::time::Duration::from_secs(5))
 }
 
 /// The leases `status --watch` follows: one CStorPool, or all of them.
@@ -235,4 +262,15 @@ impl Printer {
 fn flush() {
     use std::io::Write as _;
     let _ = std::io::stdout().flush();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_uncertain_read_is_read_again_after_a_bounded_pause() {
+        let pauses: Vec<u64> = (1..=6).map(|n| read_again_after(n).as_secs()).collect();
+        assert_eq!(pauses, [1, 2, 4, 5, 5, 5]);
+    }
 }
