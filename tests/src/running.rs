@@ -31,6 +31,16 @@ impl Running {
         Running { child, stdout, stderr, seen: Vec::new(), errors: Vec::new() }
     }
 
+    /// As [`Running::start`], with its standard input piped to the writer returned.
+    pub fn start_with_input(mut command: Command) -> (Running, std::process::ChildStdin) {
+        let mut child =
+            command.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("it starts");
+        let input = child.stdin.take().expect("stdin");
+        let stdout = lines(child.stdout.take().expect("stdout"));
+        let stderr = lines(child.stderr.take().expect("stderr"));
+        (Running { child, stdout, stderr, seen: Vec::new(), errors: Vec::new() }, input)
+    }
+
     /// The process id.
     pub fn id(&self) -> u32 {
         self.child.id()

@@ -8,6 +8,7 @@
 //! promises: a command that ignores SIGTERM is stopped within `--grace` plus one second of the
 //! lease being broken. The others are hang bounds.
 
+use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -275,6 +276,49 @@ fn runs_racing_for_one_csp_run_their_commands_one_at_a_time() {
         assert_eq!(pair[1], format!("end {who}"), "one at a time: {log}");
     }
     assert_eq!(lease(cluster, &setup.csp).map(|l| l.contains(r#""holder":"""#)), Some(true), "given back");
+}
+
+/// From an interactive terminal (a pseudo-terminal made by util-linux's `script`), the command
+/// shares it: it reads a line typed on the terminal (a process group in the background would be
+/// stopped instead), and Ctrl-C typed on the terminal reaches it exactly once (`run` catches its
+/// own SIGINT and does not send it again), after which the lease is given back.
+#[test]
+fn from_a_terminal_the_command_reads_it_and_gets_ctrl_c_once() {
+    let Some(cluster) = live("from_a_terminal_the_command_reads_it_and_gets_ctrl_c_once") else {
+        return;
+    };
+    let setup = Setup::new(cluster, "run-tty");
+    // Perl (Debian's perl-base is always installed) runs its handler at once, so two SIGINTs a
+    // few milliseconds apart count as two; a shell's trap could merge them.
+    let counter = r#"my $n = 0; $SIG{INT} = sub { $n++ }; $| = 1; print "started\n"; my $line = <STDIN>;
+        chomp $line; print "read: $line\n"; select(undef, undef, undef, 0.05) while $n == 0;
+        select(undef, undef, undef, 0.5); print "interrupts: $n\n"; exit 3;"#;
+    let kubectl =
+        plugin(cluster, Identity::Admin, &["run", &setup.csp, "--holder", &setup.a, "--", "perl", "-e", counter]);
+    let quoted: Vec<String> = std::iter::once(kubectl.get_program())
+        .chain(kubectl.get_args())
+        .map(|word| format!("'{}'", word.to_string_lossy().replace('\'', r"'\''")))
+        .collect();
+    let mut terminal = Command::new("script");
+    terminal.args(["-qfec", &quoted.join(" "), "/dev/null"]);
+    for (key, value) in kubectl.get_envs() {
+        match value {
+            Some(value) => terminal.env(key, value),
+            None => terminal.env_remove(key),
+        };
+    }
+    let (mut running, mut keyboard) = Running::start_with_input(terminal);
+    let trimmed = |l: &str| l.trim_end_matches('\r').to_owned();
+    running.line("started", |l| trimmed(l).ends_with("started"));
+    keyboard.write_all(b"hello\n").expect("typed");
+    running.line("the line read from the terminal", |l| trimmed(l) == "read: hello");
+    assert_eq!(lease(cluster, &setup.csp), Some(lease_of(&setup.a, 1)), "held while the command runs");
+    keyboard.write_all(b"\x03").expect("Ctrl-C typed");
+    let interrupts = running.line("the count", |l| trimmed(l).ends_with(|c: char| c.is_ascii_digit()));
+    assert!(trimmed(&interrupts).ends_with("interrupts: 1"), "one SIGINT, not two: {interrupts:?}");
+    let (code, _, stderr) = running.finish();
+    assert_eq!(code, Some(3), "the command's status: {stderr:?}");
+    assert_eq!(lease(cluster, &setup.csp), Some(lease_of("", 1)), "given back after it exits");
 }
 
 /// The measurement of BENCHMARKS.md section 12 (ignored by default; it asserts no time): from
