@@ -124,11 +124,19 @@ fn the_exit_status_is_the_commands_and_the_lease_is_given_back_whatever_it_is() 
     assert!(stderr[0].starts_with("error: cannot run csplease-no-such-command: "), "{stderr:?}");
     assert_eq!(lease(cluster, &setup.csp), Some(lease_of("", 4)));
 
+    // A claimant whose pod does not exist: it runs, with a warning that anyone may take over.
+    let ghost = format!("{}-ghost", setup.a);
+    let (code, _, stderr) = run(cluster, Identity::Admin, &setup.csp, &ghost, &[], "exit 0").finish();
+    assert_eq!(code, Some(0), "{stderr:?}");
+    assert_eq!(stderr.len(), 1, "{stderr:?}");
+    assert!(stderr[0].starts_with(&format!("Warning: the claimant {ghost} is dead (pod not found): ")), "{stderr:?}");
+    assert_eq!(lease(cluster, &setup.csp), Some(lease_of("", 5)));
+
     // Usage errors come before anything is taken.
     args.insert(1, "--dry-run");
     let (code, _, stderr) = Running::start(plugin(cluster, Identity::Admin, &args)).finish();
     assert_eq!(code, Some(2), "{stderr:?}");
-    assert_eq!(lease(cluster, &setup.csp), Some(lease_of("", 4)), "nothing written");
+    assert_eq!(lease(cluster, &setup.csp), Some(lease_of("", 5)), "nothing written");
 }
 
 #[test]

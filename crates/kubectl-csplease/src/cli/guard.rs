@@ -80,6 +80,14 @@ pub(super) async fn run(
     if flags.verbosity >= 1 {
         eprintln!("{}", render::summary(&report, Some(claimant)));
     }
+    // A lease held in the name of a dead or missing pod is anyone's to take over at once.
+    let own = lease.lookup(claimant).await;
+    if !own.state.is_live() {
+        eprintln!(
+            "Warning: the claimant {claimant} is {}: any pool pod may take the lease over, which stops the command",
+            own.state.liveness()
+        );
+    }
     let status = supervise(lease, csp, &held, options, &mut signals).await;
     match status {
         Ended::Lost => Exit::LeaseLost,
