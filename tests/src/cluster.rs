@@ -145,6 +145,17 @@ impl TestCluster {
         }
     }
 
+    /// A kubeconfig at `dir` that is the admin's with its user replaced by the bearer `token` (a
+    /// pod's bound service-account token, say).
+    pub fn token_kubeconfig(&self, dir: &Path, token: &str) -> PathBuf {
+        let out = self.kubectl_ok(&["config", "view", "--minify", "--raw", "-o", "json"], None);
+        let mut config: serde_json::Value = serde_json::from_str(&out).expect("JSON");
+        config["users"][0]["user"] = serde_json::json!({"token": token});
+        let path = dir.join(format!("{}.kubeconfig", crate::fixture::unique("token")));
+        std::fs::write(&path, config.to_string()).expect("write the kubeconfig");
+        path
+    }
+
     /// `kubectl` as `who`.
     pub fn kubectl(&self, who: Identity) -> Command {
         kubectl(self.kubeconfig(who))

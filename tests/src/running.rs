@@ -159,6 +159,15 @@ impl Running {
     }
 }
 
+/// Polls `done` every half second until it holds; panics naming `what` after `limit`.
+pub fn wait_until(what: &str, limit: Duration, mut done: impl FnMut() -> bool) {
+    let started = Instant::now();
+    while !done() {
+        assert!(started.elapsed() < limit, "{what}: not within {limit:?}");
+        std::thread::sleep(Duration::from_millis(500));
+    }
+}
+
 /// The lines read from `from`, each with the moment it was read, on a channel that closes at end
 /// of file.
 fn lines(from: impl Read + Send + 'static) -> Receiver<(Instant, String)> {

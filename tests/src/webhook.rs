@@ -5,11 +5,12 @@ use std::ffi::OsStr;
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command, Output, Stdio};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use crate::cluster::RawResponse;
+use crate::fixture::LEASE_KEY;
 use base64::Engine as _;
 use serde::Deserialize as _;
 
@@ -303,4 +304,27 @@ pub fn configuration_with(name: &str, url: &str, ca_bundle: Option<String>, sele
     };
     webhook["objectSelector"] = serde_json::json!({"matchLabels": {SELECTOR_LABEL: selector}});
     config
+}
+
+/// `kubectl annotate --overwrite` of a CStorPool's lease with `kubectl` (a command that already
+/// names its identity): set to `value`, or removed with `None`.
+pub fn annotate(mut kubectl: Command, csp: &str, value: Option<&str>) -> Output {
+    let arg = match value {
+        Some(value) => format!("{LEASE_KEY}={value}"),
+        None => format!("{LEASE_KEY}-"),
+    };
+    kubectl.args(["annotate", "--overwrite", "csp", csp, &arg]).stdin(Stdio::null()).output().expect("kubectl runs")
+}
+
+/// Asserts the write was denied by the webhook, with a reason containing `because`.
+pub fn assert_denied(out: &Output, because: &str) {
+    let text = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "the write was allowed");
+    let reason = text.split(DENIED_BY_WEBHOOK).nth(1).unwrap_or_else(|| panic!("not the webhook's denial: {text}"));
+    assert!(reason.contains(because), "the reason {reason:?} does not say {because:?}");
+}
+
+/// Asserts the write was allowed.
+pub fn assert_allowed(out: &Output) {
+    assert!(out.status.success(), "the write was refused: {}", String::from_utf8_lossy(&out.stderr));
 }

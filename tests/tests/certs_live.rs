@@ -5,13 +5,14 @@
 //! renewed serving certificate is picked up without a restart. Runs only with `CSPLEASE_LIVE=1`.
 
 use std::path::{Path, PathBuf};
-use std::process::{Output, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Output;
+use std::time::Duration;
 
 use base64::Engine as _;
 use csplease_tests::cluster::{self, Identity, TestCluster};
-use csplease_tests::fixture::{Csp, LEASE_KEY, Pods, lease, lease_of, namespace, set_phase, unique};
-use csplease_tests::webhook::{DENIED_BY_WEBHOOK, SELECTOR_LABEL, Webhook, configuration_with, https, register};
+use csplease_tests::fixture::{Csp, Pods, lease, lease_of, namespace, set_phase, unique};
+use csplease_tests::running::wait_until;
+use csplease_tests::webhook::{self, SELECTOR_LABEL, Webhook, assert_denied, configuration_with, https, register};
 use serde_json::Value;
 
 /// The serving certificate's lifetime in this test: renewed 30 s after it is issued.
@@ -35,19 +36,7 @@ impl Drop for Unregister<'_> {
 }
 
 fn annotate(cluster: &TestCluster, csp: &str, value: &str) -> Output {
-    cluster
-        .kubectl(Identity::Restricted)
-        .args(["annotate", "--overwrite", "csp", csp, &format!("{LEASE_KEY}={value}")])
-        .stdin(Stdio::null())
-        .output()
-        .expect("kubectl runs")
-}
-
-fn assert_denied(out: &Output, because: &str) {
-    let text = String::from_utf8_lossy(&out.stderr);
-    assert!(!out.status.success(), "the write was allowed");
-    let reason = text.split(DENIED_BY_WEBHOOK).nth(1).unwrap_or_else(|| panic!("not the webhook's denial: {text}"));
-    assert!(reason.contains(because), "the reason {reason:?} does not say {because:?}");
+    webhook::annotate(cluster.kubectl(Identity::Restricted), csp, Some(value))
 }
 
 fn get_json(cluster: &TestCluster, args: &[&str]) -> Value {
@@ -60,15 +49,6 @@ fn get_json(cluster: &TestCluster, args: &[&str]) -> Value {
 fn decode(value: &Value) -> String {
     let bytes = base64::engine::general_purpose::STANDARD.decode(value.as_str().expect("base64 text")).expect("base64");
     String::from_utf8(bytes).expect("PEM is text")
-}
-
-/// Waits (up to a generous hang bound) until `done` says yes.
-fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
-    let started = Instant::now();
-    while !done() {
-        assert!(started.elapsed() < Duration::from_secs(180), "{what}: not within 180 s");
-        std::thread::sleep(Duration::from_millis(500));
-    }
 }
 
 fn start(admin: &Path, secret: &str, config: &str, dir: PathBuf) -> Webhook {
@@ -163,10 +143,12 @@ fn a_self_managed_certificate_is_made_injected_verified_shared_and_renewed() {
     // server still verifies it with the unchanged caBundle.
     let issued = |secret: &Value| secret["metadata"]["annotations"]["csplease.openebs.io/cert-issued"].clone();
     let before = issued(&current);
-    wait_until("the serving certificate is renewed", || {
+    wait_until("the serving certificate is renewed", Duration::from_secs(180), || {
         issued(&get_json(cluster, &["-n", &ns, "secret", secret_name])) != before
     });
-    wait_until("the first replica reloads it", || first.log().contains("reloaded the TLS certificate"));
+    wait_until("the first replica reloads it", Duration::from_secs(180), || {
+        first.log().contains("reloaded the TLS certificate")
+    });
     let renewed = get_json(cluster, &["-n", &ns, "secret", secret_name]);
     assert_eq!(renewed["data"]["ca.crt"], ca_bundle, "the CA is kept");
     let now = get_json(cluster, &["validatingwebhookconfiguration", &config_name]);

@@ -8,11 +8,12 @@
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::{Output, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use csplease_tests::cluster::{self, TestCluster};
 use csplease_tests::deploy;
 use csplease_tests::fixture::unique;
+use csplease_tests::running::wait_until;
 use csplease_tests::webhook::{Certs, Webhook};
 use serde_json::Value;
 
@@ -159,14 +160,6 @@ fn service_account_kubeconfig(cluster: &TestCluster, dir: &Path, namespace: &str
     path
 }
 
-fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
-    let started = Instant::now();
-    while !done() {
-        assert!(started.elapsed() < Duration::from_secs(120), "{what}: not within 120 s");
-        std::thread::sleep(Duration::from_millis(500));
-    }
-}
-
 /// Uninstalls the release and deletes the Secret the webhook made when the test ends.
 struct Release<'a> {
     cluster: &'a TestCluster,
@@ -246,7 +239,7 @@ fn helm_install_creates_the_webhook_and_its_own_service_account_can_run_it() {
     let secret = get(cluster, &["-n", &ns, "secret", &format!("{name}-tls")]);
     let injected =
         || get(cluster, &["validatingwebhookconfiguration", &name])["webhooks"][0]["clientConfig"]["caBundle"].clone();
-    wait_until("the CA is injected", || injected() == secret["data"]["ca.crt"]);
+    wait_until("the CA is injected", Duration::from_secs(120), || injected() == secret["data"]["ca.crt"]);
     assert!(webhook.log().contains(&format!("created Secret {ns}/{name}-tls")), "{}", webhook.log());
     // Stopped, so that it cannot repair what the upgrade would break.
     drop(webhook);

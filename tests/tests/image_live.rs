@@ -8,8 +8,10 @@ use std::process::{Command, Output, Stdio};
 
 use csplease_tests::cluster::{self, Identity, TestCluster};
 use csplease_tests::deploy;
-use csplease_tests::fixture::{Csp, LEASE_KEY, Pods, lease, lease_of, namespace, set_phase, unique};
-use csplease_tests::webhook::{Certs, DENIED_BY_WEBHOOK, SELECTOR_LABEL, Webhook, configuration, https, register};
+use csplease_tests::fixture::{Csp, Pods, lease, lease_of, namespace, set_phase, unique};
+use csplease_tests::webhook::{
+    self, Certs, DENIED_BY_WEBHOOK, SELECTOR_LABEL, Webhook, configuration, https, register,
+};
 use serde_json::Value;
 
 fn live(test: &str) -> Option<&'static TestCluster> {
@@ -42,12 +44,7 @@ impl Drop for Running<'_> {
 }
 
 fn annotate(cluster: &TestCluster, csp: &str, value: &str) -> Output {
-    cluster
-        .kubectl(Identity::Restricted)
-        .args(["annotate", "--overwrite", "csp", csp, &format!("{LEASE_KEY}={value}")])
-        .stdin(Stdio::null())
-        .output()
-        .expect("kubectl runs")
+    webhook::annotate(cluster.kubectl(Identity::Restricted), csp, Some(value))
 }
 
 /// The admin kubeconfig with its certificates inlined, so the container needs only this file.

@@ -521,16 +521,6 @@ fn every_review_vector_replayed_as_a_real_write() {
     assert!(counts[0] >= 30, "the policy decides too little: {counts:?}");
 }
 
-/// A kubeconfig that authenticates with `token` to the test cluster (no client certificate).
-fn token_kubeconfig(cluster: &TestCluster, dir: &Path, token: &str) -> PathBuf {
-    let out = cluster.kubectl_ok(&["config", "view", "--minify", "--raw", "-o", "json"], None);
-    let mut config: Value = serde_json::from_str(&out).expect("JSON");
-    config["users"][0]["user"] = json!({"token": token});
-    let path = dir.join(format!("{}.kubeconfig", unique("token")));
-    std::fs::write(&path, config.to_string()).expect("write the kubeconfig");
-    path
-}
-
 #[test]
 fn a_real_pod_bound_token_may_write_only_its_own_pod() {
     let Some(cluster) = live("a_real_pod_bound_token_may_write_only_its_own_pod") else {
@@ -557,7 +547,7 @@ fn a_real_pod_bound_token_may_write_only_its_own_pod() {
         &["-n", &ns, "create", "token", "pool", "--bound-object-kind", "Pod", "--bound-object-name", "pool-a"],
         None,
     );
-    let kubeconfig = token_kubeconfig(cluster, &installed.dir, token.trim());
+    let kubeconfig = cluster.token_kubeconfig(&installed.dir, token.trim());
     let annotate = |csp: &str, value: &str| {
         run(cluster::kubectl(&kubeconfig).args([
             "annotate",

@@ -11,8 +11,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
 use csplease_tests::cluster::{self, Identity, TestCluster};
-use csplease_tests::fixture::{Csp, LEASE_KEY, Pods, lease, lease_of, namespace, set_phase, unique};
-use csplease_tests::webhook::{Certs, DENIED_BY_WEBHOOK, SELECTOR_LABEL, Webhook, configuration, register};
+use csplease_tests::fixture::{Csp, Pods, lease, lease_of, namespace, set_phase, unique};
+use csplease_tests::webhook::{
+    self, Certs, DENIED_BY_WEBHOOK, SELECTOR_LABEL, Webhook, assert_allowed, assert_denied, configuration, register,
+};
 use serde_json::Value;
 
 /// A webhook registered for this test's CStorPools; unregistered when dropped.
@@ -83,28 +85,7 @@ fn stderr(out: &Output) -> String {
 
 /// `kubectl annotate --overwrite` of the lease as `who`: set to `value`, or removed with `None`.
 fn annotate(cluster: &TestCluster, who: Identity, csp: &str, value: Option<&str>) -> Output {
-    annotate_with(cluster.kubectl(who), csp, value)
-}
-
-fn annotate_with(mut kubectl: Command, csp: &str, value: Option<&str>) -> Output {
-    let arg = match value {
-        Some(value) => format!("{LEASE_KEY}={value}"),
-        None => format!("{LEASE_KEY}-"),
-    };
-    kubectl.args(["annotate", "--overwrite", "csp", csp, &arg]);
-    run(kubectl)
-}
-
-/// Asserts the write was denied by the webhook, with a reason containing `because`.
-fn assert_denied(out: &Output, because: &str) {
-    let text = stderr(out);
-    assert!(!out.status.success(), "the write was allowed");
-    let reason = text.split(DENIED_BY_WEBHOOK).nth(1).unwrap_or_else(|| panic!("not the webhook's denial: {text}"));
-    assert!(reason.contains(because), "the reason {reason:?} does not say {because:?}");
-}
-
-fn assert_allowed(out: &Output) {
-    assert!(out.status.success(), "the write was refused: {}", stderr(out));
+    webhook::annotate(cluster.kubectl(who), csp, value)
 }
 
 /// `kubectl csplease ARGS` with `kubectl`, the plugin on PATH.
@@ -214,22 +195,6 @@ fn the_plugin_works_unchanged_with_the_webhook_in_place() {
     assert_eq!(lease(cluster, &name), Some(lease_of(&a, 3)));
 }
 
-/// A kubeconfig that authenticates with `token` to the test cluster (no client certificate).
-fn token_kubeconfig(cluster: &TestCluster, dir: &Path, token: &str) -> PathBuf {
-    let out = cluster.kubectl_ok(&["config", "view", "--minify", "--raw", "-o", "json"], None);
-    let config: Value = serde_json::from_str(&out).expect("JSON");
-    let server = config["clusters"][0]["cluster"]["server"].as_str().expect("a server");
-    let ca = config["clusters"][0]["cluster"]["certificate-authority"].as_str().expect("a CA file");
-    let path = dir.join(format!("{}.kubeconfig", unique("token")));
-    let text = format!(
-        "apiVersion: v1\nkind: Config\ncurrent-context: pod\nclusters:\n- name: test\n  cluster:\n    server: {server}\n    \
-         certificate-authority: {ca}\ncontexts:\n- name: pod\n  context:\n    cluster: test\n    user: pod\nusers:\n- name: pod\n  \
-         user:\n    token: {token}\n"
-    );
-    std::fs::write(&path, text).expect("write the kubeconfig");
-    path
-}
-
 #[test]
 fn a_pod_bound_token_may_release_only_its_own_lease() {
     let Some(cluster) = live("a_pod_bound_token_may_release_only_its_own_lease") else {
@@ -256,7 +221,7 @@ fn a_pod_bound_token_may_release_only_its_own_lease() {
         &["-n", &ns, "create", "token", "pool", "--bound-object-kind", "Pod", "--bound-object-name", "pool-a"],
         None,
     );
-    let kubeconfig = token_kubeconfig(cluster, &guarded.dir, token.trim());
+    let kubeconfig = cluster.token_kubeconfig(&guarded.dir, token.trim());
     let as_pool_a = || cluster::kubectl(&kubeconfig);
     let out = run({
         let mut k = as_pool_a();
@@ -274,9 +239,9 @@ fn a_pod_bound_token_may_release_only_its_own_lease() {
     guarded.csp(&own, Some(&lease_of(&a, 2)));
     guarded.csp(&other, Some(&lease_of(&b, 4)));
     // pool-a may not hand its lease to pool-b, nor write pool-b's name anywhere (rule 4) ...
-    assert_denied(&annotate_with(as_pool_a(), &own, Some(&lease_of(&b, 3))), "");
+    assert_denied(&webhook::annotate(as_pool_a(), &own, Some(&lease_of(&b, 3))), "");
     // ... may not release pool-b's lease, even claiming to be pool-b ...
-    assert_denied(&annotate_with(as_pool_a(), &other, Some(&lease_of("", 4))), &b);
+    assert_denied(&webhook::annotate(as_pool_a(), &other, Some(&lease_of("", 4))), &b);
     let out = plugin(as_pool_a(), &["release", &other, "--holder", &b]);
     assert_eq!(code(&out), 3, "{}", stderr(&out));
     assert!(stderr(&out).contains(DENIED_BY_WEBHOOK), "{}", stderr(&out));
