@@ -101,11 +101,14 @@ fn csp_names_from_the_cluster_through_kubectl() {
     let (a, b) = (format!("{prefix}-a"), format!("{prefix}-b"));
     csp(cluster, &a);
     csp(cluster, &b);
-    for sub in ["status", "hold", "release"] {
+    for sub in ["status", "hold", "run", "release"] {
         let got = complete(cluster, &[sub, &prefix]);
         assert_eq!(got.values, [a.clone(), b.clone()], "{sub}: {got:?}");
         assert_eq!(got.directive, ":4", "{sub}: {got:?}");
     }
+    // After `run CSP --` the words are the command's: no candidates, and the shell completes.
+    let command = complete(cluster, &["run", &a, "--", ""]);
+    assert_eq!((command.values.len(), command.directive.as_str()), (0, ":0"), "{command:?}");
     let one = complete(cluster, &["hold", "--force", &format!("{prefix}-b")]);
     assert_eq!(one.values, std::slice::from_ref(&b), "{one:?}");
     // The connection flags typed after the plugin's name are used: a context that does not exist

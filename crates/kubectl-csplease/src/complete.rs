@@ -32,6 +32,10 @@ use crate::connect::Connection;
 /// cobra's `ShellCompDirectiveNoFileComp`: the shell offers no file names.
 pub const NO_FILE_COMPLETION: u32 = 4;
 
+/// cobra's `ShellCompDirectiveDefault`: the shell completes as it would (file names): after
+/// `run`'s `--`, where the words are the command's, not csplease's.
+pub const SHELL_COMPLETION: u32 = 0;
+
 /// The limit on a completion's cluster lookup when `--request-timeout` is not typed: a TAB must not
 /// hang on an unreachable server.
 pub const LOOKUP_LIMIT: Duration = Duration::from_secs(5);
@@ -128,6 +132,9 @@ where
     let mut words: Vec<OsString> = args.into_iter().skip(1).map(Into::into).collect();
     if words.first().is_some_and(|w| w == "__complete") {
         words.remove(0);
+    }
+    if words.iter().rev().skip(1).any(|w| w == "--") {
+        return format!(":{SHELL_COMPLETION}\n");
     }
     format(&candidates(words, lookup))
 }
@@ -319,6 +326,13 @@ mod tests {
             "json\tThe decision document(s) as JSON, with the CStorPool's name\n:4\n"
         );
         assert_eq!(complete(cluster(), &["completion", ""]), "bash\tbash\nzsh\tzsh\nfish\tfish\n:4\n");
+    }
+
+    #[test]
+    fn after_runs_double_dash_the_shell_completes() {
+        assert_eq!(complete(cluster(), &["run", "cstor-pool-a", "--", ""]), ":0\n");
+        assert_eq!(complete(cluster(), &["run", "cstor-pool-a", "--", "ls", "-"]), ":0\n");
+        assert_eq!(complete(cluster(), &["run", "cstor"]), "cstor-pool-a\ncstor-pool-b\n:4\n");
     }
 
     #[test]
