@@ -78,8 +78,10 @@ pub const BINARIES: [Binary; 2] = [PLUGIN, EVALUATOR];
 pub enum Profile {
     /// `dist`: the release profile (optimised, thin LTO), stripped. What `cargo xtask dist` ships.
     Dist,
-    /// `dist-ci`: optimised at level 1, no LTO, more codegen units, stripped: the tests' build,
-    /// faster to compile.
+    /// `dist-ci`: not optimised (`opt-level` 0), no LTO, more codegen units, stripped: the tests'
+    /// build, which only runs the binaries over the vectors, `status` through krew and the webhook
+    /// in its image. About five times faster to compile than `opt-level` 1 (BENCHMARKS.md
+    /// section 7).
     DistCi,
 }
 
@@ -97,7 +99,7 @@ impl Profile {
         let name = self.name();
         let mut config = vec![format!("profile.{name}.inherits=\"release\""), format!("profile.{name}.strip=true")];
         if self == Profile::DistCi {
-            config.push(format!("profile.{name}.opt-level=1"));
+            config.push(format!("profile.{name}.opt-level=0"));
             config.push(format!("profile.{name}.lto=false"));
             config.push(format!("profile.{name}.codegen-units=16"));
         }
