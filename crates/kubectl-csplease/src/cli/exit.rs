@@ -43,12 +43,16 @@ impl Exit {
     /// shells report it).
     pub fn of_command(status: std::process::ExitStatus) -> Exit {
         use std::os::unix::process::ExitStatusExt as _;
-        let code = match (status.code(), status.signal()) {
-            (Some(code), _) => code,
-            (None, Some(signal)) => 128 + signal,
-            (None, None) => 1,
-        };
-        Exit::Command(u8::try_from(code & 0xff).unwrap_or(1))
+        match (status.code(), status.signal()) {
+            (Some(code), _) => Exit::Command(u8::try_from(code & 0xff).unwrap_or(1)),
+            (None, Some(signal)) => Exit::of_signal(signal),
+            (None, None) => Exit::Command(1),
+        }
+    }
+
+    /// The exit code of a process signal `number` ended: 128 + the number, as shells report it.
+    pub fn of_signal(number: i32) -> Exit {
+        Exit::Command(u8::try_from(128 + number).unwrap_or(1))
     }
 
     /// The process exit code.

@@ -268,13 +268,12 @@ struct Signals {
 struct Caught {
     signal: Signal,
     name: &'static str,
-    number: i32,
 }
 
 impl Caught {
-    /// The exit code of a process this signal ended: 128 + its number.
+    /// The exit code of a process this signal ended.
     fn exit(&self) -> Exit {
-        Exit::Command(u8::try_from(128 + self.number).unwrap_or(1))
+        Exit::of_signal(self.signal.as_raw())
     }
 }
 
@@ -290,9 +289,9 @@ impl Signals {
     /// The next signal caught. Cancel-safe.
     async fn next(&mut self) -> Caught {
         tokio::select! {
-            _ = self.interrupt.recv() => Caught { signal: Signal::INT, name: "SIGINT", number: 2 },
-            _ = self.terminate.recv() => Caught { signal: Signal::TERM, name: "SIGTERM", number: 15 },
-            _ = self.hang_up.recv() => Caught { signal: Signal::HUP, name: "SIGHUP", number: 1 },
+            _ = self.interrupt.recv() => Caught { signal: Signal::INT, name: "SIGINT" },
+            _ = self.terminate.recv() => Caught { signal: Signal::TERM, name: "SIGTERM" },
+            _ = self.hang_up.recv() => Caught { signal: Signal::HUP, name: "SIGHUP" },
         }
     }
 }
