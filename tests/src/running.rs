@@ -63,34 +63,38 @@ impl Running {
 
     /// As [`Running::line`], with the moment the line was read from the process's stdout.
     pub fn line_at(&mut self, what: &str, wanted: impl Fn(&str) -> bool) -> (Instant, String) {
-        let deadline = Instant::now() + HANG;
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match self.stdout.recv_timeout(left) {
-                Ok((at, line)) => {
-                    self.seen.push(line.clone());
-                    if wanted(&line) {
-                        return (at, line);
-                    }
-                }
-                Err(_) => self.hang(&format!("no line {what}")),
-            }
-        }
+        self.next(Stream::Stdout, what, wanted)
     }
 
     /// The next stderr line that `wanted` accepts; panics after [`HANG`].
     pub fn error_line(&mut self, what: &str, wanted: impl Fn(&str) -> bool) -> String {
+        self.next(Stream::Stderr, what, wanted).1
+    }
+
+    /// The next line of `stream` that `wanted` accepts, with when it was read; every line read is
+    /// kept ([`Running::seen`], [`Running::errors`]). Panics after [`HANG`].
+    fn next(&mut self, stream: Stream, what: &str, wanted: impl Fn(&str) -> bool) -> (Instant, String) {
         let deadline = Instant::now() + HANG;
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
-            match self.stderr.recv_timeout(left) {
-                Ok((_, line)) => {
-                    self.errors.push(line.clone());
+            let (lines, kept) = match stream {
+                Stream::Stdout => (&self.stdout, &mut self.seen),
+                Stream::Stderr => (&self.stderr, &mut self.errors),
+            };
+            match lines.recv_timeout(left) {
+                Ok((at, line)) => {
+                    kept.push(line.clone());
                     if wanted(&line) {
-                        return line;
+                        return (at, line);
                     }
                 }
-                Err(_) => self.hang(&format!("no stderr line {what}")),
+                Err(_) => {
+                    let which = match stream {
+                        Stream::Stdout => "line",
+                        Stream::Stderr => "stderr line",
+                    };
+                    self.hang(&format!("no {which} {what}"))
+                }
             }
         }
     }
@@ -157,6 +161,13 @@ impl Running {
         let stderr = rest(&self.stderr);
         (code, stdout, stderr)
     }
+}
+
+/// One of a process's output streams.
+#[derive(Clone, Copy)]
+enum Stream {
+    Stdout,
+    Stderr,
 }
 
 /// Polls `done` every half second until it holds; panics naming `what` after `limit`.
