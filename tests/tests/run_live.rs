@@ -244,8 +244,10 @@ fn runs_racing_for_one_csp_run_their_commands_one_at_a_time() {
     };
     let setup = Setup::new(cluster, "run-race");
     let ns = setup.a.split('/').next().expect("a namespace").to_owned();
-    Pods::new(&ns, &["pool-c"]).create(cluster, "Running");
-    let c = format!("{ns}/pool-c");
+    // pool-d's run comes while a racer's command runs, so its pod is made beforehand: the check
+    // must land inside that one second, not in the gap between two racers.
+    Pods::new(&ns, &["pool-c", "pool-d"]).create(cluster, "Running");
+    let (c, d) = (format!("{ns}/pool-c"), format!("{ns}/pool-d"));
     let inside = setup.file("inside");
     let log = setup.file("log");
     // mkdir is atomic: a second command inside at the same time fails it.
@@ -263,10 +265,8 @@ fn runs_racing_for_one_csp_run_their_commands_one_at_a_time() {
         .collect();
 
     // Without --wait, a run that finds the lease held by a live pod does not run its command.
-    until_exists(Path::new(&inside));
-    Pods::new(&ns, &["pool-d"]).create(cluster, "Running");
     let ran = setup.file("ran");
-    let d = format!("{ns}/pool-d");
+    until_exists(Path::new(&inside));
     let (code, _, stderr) = run(cluster, Identity::Admin, &setup.csp, &d, &[], &format!("touch {ran}")).finish();
     assert_eq!(code, Some(3), "denied while another pod holds it: {stderr:?}");
     assert!(!Path::new(&ran).exists(), "the denied run's command did not run");
