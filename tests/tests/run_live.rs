@@ -307,8 +307,12 @@ fn from_a_terminal_the_command_reads_it_and_gets_ctrl_c_once() {
         .chain(kubectl.get_args())
         .map(|word| format!("'{}'", word.to_string_lossy().replace('\'', r"'\''")))
         .collect();
+    // `script` runs the line with `$SHELL -c`; `exec` makes kubectl the terminal's process itself,
+    // as from an interactive shell. Without it, a shell that stays as kubectl's parent (dash does)
+    // is in the foreground group too, dies of the Ctrl-C, and `script` reports that (130).
+    // SHELL is pinned so the test does not depend on the caller's.
     let mut terminal = Command::new("script");
-    terminal.args(["-qfec", &quoted.join(" "), "/dev/null"]);
+    terminal.args(["-qfec", &format!("exec {}", quoted.join(" ")), "/dev/null"]).env("SHELL", "/bin/sh");
     for (key, value) in kubectl.get_envs() {
         match value {
             Some(value) => terminal.env(key, value),
