@@ -1,7 +1,7 @@
 //! A TCP proxy for fault injection between a client and the API server: it passes bytes
 //! through untouched (TLS included, so the client still checks the server's certificate and
 //! still authenticates with its own), and on request adds delay, stalls a response or cuts the
-//! connection in the middle of one.
+//! connection in the middle of one, or holds an answer back for a while.
 //!
 //! The proxy cannot read HTTP through TLS, so faults are aimed by byte counts: a fault strikes
 //! on the first connection whose client has sent at least `client_bytes` (a request with a large
@@ -42,6 +42,15 @@ pub enum Fault {
         client_bytes: usize,
         /// Server bytes let through once armed.
         server_bytes: usize,
+    },
+    /// On the first connection whose client has sent at least `client_bytes`, holds the
+    /// server's next answer for `by` and then passes everything on (an answer that comes late;
+    /// the request has reached the server and been acted on meanwhile).
+    Late {
+        /// Client bytes on the connection that arm the fault.
+        client_bytes: usize,
+        /// How long the answer is held.
+        by: Duration,
     },
     /// As [`Fault::Stall`], but closes both directions of the connection instead (a connection
     /// dropped in the middle of a response; with `server_bytes: 0`, right after the request
@@ -142,7 +151,7 @@ impl Proxy {
         self.shared.struck.store(false, Ordering::SeqCst);
     }
 
-    /// How many times a [`Fault::Stall`] or [`Fault::Cut`] struck.
+    /// How many times a [`Fault::Late`], [`Fault::Stall`] or [`Fault::Cut`] struck.
     pub fn strikes(&self) -> usize {
         self.shared.strikes.load(Ordering::SeqCst)
     }
@@ -217,6 +226,13 @@ fn download(
             Fault::None => (None, 0, false),
             Fault::Delay(delay) => {
                 thread::sleep(delay);
+                (None, 0, false)
+            }
+            Fault::Late { client_bytes, by } => {
+                if sent.load(Ordering::SeqCst) >= client_bytes && !shared.struck.swap(true, Ordering::SeqCst) {
+                    shared.strikes.fetch_add(1, Ordering::SeqCst);
+                    thread::sleep(by);
+                }
                 (None, 0, false)
             }
             Fault::Stall { client_bytes, server_bytes } => (Some(client_bytes), server_bytes, false),

@@ -15,7 +15,8 @@ use std::time::{Duration, Instant};
 
 use csplease_tests::cluster::{self, Identity, TestCluster};
 use csplease_tests::fixture::{Csp, LEASE_KEY, Pods, lease, lease_of, namespace, unique};
-use csplease_tests::running::Running;
+use csplease_tests::proxy::{Fault, Proxy};
+use csplease_tests::running::{HANG, Running, wait_until};
 
 fn live(test: &str) -> Option<&'static TestCluster> {
     cluster::live_or_skip(test).then(cluster::shared)
@@ -65,7 +66,7 @@ impl Drop for Setup {
 
 /// Waits (with a hang bound) until `path` exists.
 fn until_exists(path: &Path) {
-    let deadline = Instant::now() + csplease_tests::running::HANG;
+    let deadline = Instant::now() + HANG;
     while !path.exists() {
         assert!(Instant::now() < deadline, "{} never appeared", path.display());
         std::thread::sleep(Duration::from_millis(10));
@@ -204,8 +205,10 @@ fn a_signal_to_run_is_passed_to_the_command_and_the_lease_given_back_after_it_ex
     };
     let setup = Setup::new(cluster, "run-signal");
     for (n, signal) in ["INT", "TERM", "HUP"].into_iter().enumerate() {
+        // The clean-up lasts until the test has seen the lease still held (no race with a timer).
+        let go = setup.file(&format!("go-{signal}"));
         let script = format!(
-            r#"trap 'echo got {signal}; sleep 0.3; echo cleaned up; exit 3' {signal}; echo started; while :; do sleep 0.05; done"#
+            r#"trap 'echo got {signal}; while [ ! -e {go} ]; do sleep 0.05; done; echo cleaned up; exit 3' {signal}; echo started; while :; do sleep 0.05; done"#
         );
         let mut running = run(cluster, Identity::Admin, &setup.csp, &setup.a, &[], &script);
         running.line("started", |l| l == "started");
@@ -217,6 +220,7 @@ fn a_signal_to_run_is_passed_to_the_command_and_the_lease_given_back_after_it_ex
             Some(lease_of(&setup.a, transitions)),
             "still held while the command cleans up"
         );
+        std::fs::write(&go, "").expect("go");
         let (code, stdout, stderr) = running.finish();
         assert_eq!(stdout, ["cleaned up"], "{signal}: the command got the signal once: {stderr:?}");
         assert_eq!(code, Some(3), "{signal}: the command's status: {stderr:?}");
@@ -237,6 +241,49 @@ fn a_signal_to_run_is_passed_to_the_command_and_the_lease_given_back_after_it_ex
     assert_eq!(lease(cluster, &setup.csp), Some(lease_of(&setup.b, 4)), "the holder is untouched");
 }
 
+/// A signal that arrives while the lease is being written does not leave it held: the write in
+/// flight is let finish (for up to 5 s), what it took is given back, and the command never runs.
+/// A proxy in front of the real API server holds back the patch's answer, late (3 s) or never:
+/// the lease carries a 12 kB unknown member, which the patch repeats in its `test` op, so the patch
+/// is the only request big enough to arm the fault, and the fault strikes once the patch has
+/// reached the server (it has been applied then).
+#[test]
+fn a_signal_while_the_lease_is_written_gives_back_what_was_taken() {
+    let Some(cluster) = live("a_signal_while_the_lease_is_written_gives_back_what_was_taken") else {
+        return;
+    };
+    let setup = Setup::new(cluster, "run-inflight");
+    let (proxy, via) = Proxy::in_front_of(cluster.admin_kubeconfig()).expect("a proxy");
+    let padded = format!(r#"{{"holder":"","leaderTransition":4,"note":"{}"}}"#, "n".repeat(12_000));
+    let faults = [
+        ("late", Fault::Late { client_bytes: 8_000, by: Duration::from_secs(3) }),
+        ("never", Fault::Stall { client_bytes: 8_000, server_bytes: 0 }),
+    ];
+    for (strikes, (answer, fault)) in (1..).zip(faults) {
+        let csp = unique("run-inflight");
+        Csp::named(&csp).lease(&padded).create(cluster);
+        proxy.set_fault(fault);
+        let ran = setup.file(answer);
+        let args = ["run", &csp, "--holder", &setup.a, "--", "touch", &ran];
+        let running = Running::start(csplease_tests::plugin::through_kubectl(cluster::kubectl(&via), &args));
+        wait_until("the patch reached the server", HANG, || proxy.strikes() == strikes);
+        running.signal("TERM");
+        let (code, stdout, stderr) = running.finish();
+        assert_eq!(code, Some(143), "answered {answer}: 128 + SIGTERM: {stderr:?}");
+        assert!(stdout.is_empty(), "{stdout:?}");
+        assert_eq!(
+            stderr,
+            [
+                "error: interrupted by SIGTERM while taking the lease: the command did not run; the lease taken meanwhile was given back"
+            ],
+            "answered {answer}"
+        );
+        assert!(!Path::new(&ran).exists(), "answered {answer}: the command did not run");
+        assert_eq!(lease(cluster, &csp), Some(lease_of("", 5)), "answered {answer}: taken once (4 + 1), given back");
+    }
+    let _ = std::fs::remove_file(via);
+}
+
 #[test]
 fn runs_racing_for_one_csp_run_their_commands_one_at_a_time() {
     let Some(cluster) = live("runs_racing_for_one_csp_run_their_commands_one_at_a_time") else {
@@ -244,16 +291,17 @@ fn runs_racing_for_one_csp_run_their_commands_one_at_a_time() {
     };
     let setup = Setup::new(cluster, "run-race");
     let ns = setup.a.split('/').next().expect("a namespace").to_owned();
-    // pool-d's run comes while a racer's command runs, so its pod is made beforehand: the check
-    // must land inside that one second, not in the gap between two racers.
     Pods::new(&ns, &["pool-c", "pool-d"]).create(cluster, "Running");
     let (c, d) = (format!("{ns}/pool-c"), format!("{ns}/pool-d"));
     let inside = setup.file("inside");
     let log = setup.file("log");
+    // The first command stays inside until the test has made pool-d's run (the gate), so that
+    // run meets a held lease whatever the machine's load; every command then stays a second.
+    let gate = setup.file("gate");
     // mkdir is atomic: a second command inside at the same time fails it.
     let script = |who: &str| {
         format!(
-            r#"mkdir {inside} || {{ echo overlap; exit 99; }}; echo "start {who} $CSPLEASE_LEADER_TRANSITION" >> {log}; sleep 1; echo "end {who}" >> {log}; rmdir {inside}"#
+            r#"mkdir {inside} || {{ echo overlap; exit 99; }}; echo "start {who} $CSPLEASE_LEADER_TRANSITION" >> {log}; while [ ! -e {gate} ]; do sleep 0.05; done; sleep 1; echo "end {who}" >> {log}; rmdir {inside}"#
         )
     };
     let claimants = [setup.a.clone(), setup.b.clone(), c];
@@ -270,6 +318,7 @@ fn runs_racing_for_one_csp_run_their_commands_one_at_a_time() {
     let (code, _, stderr) = run(cluster, Identity::Admin, &setup.csp, &d, &[], &format!("touch {ran}")).finish();
     assert_eq!(code, Some(3), "denied while another pod holds it: {stderr:?}");
     assert!(!Path::new(&ran).exists(), "the denied run's command did not run");
+    std::fs::write(&gate, "").expect("the gate");
 
     for racer in racers {
         let (code, stdout, stderr) = racer.finish();

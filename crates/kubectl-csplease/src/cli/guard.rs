@@ -13,13 +13,14 @@ use std::ffi::OsString;
 use std::io::IsTerminal as _;
 use std::time::Duration;
 
-use csp_lease::{CspLease, Error, Loss};
+use csp_lease::{CspLease, Error, Loss, Report};
 use lease_logic::{Lease, Outcome, PodRef};
 use rustix::process::{Pid, Signal};
 use tokio::process::Command;
-use tokio::signal::unix::{SignalKind, signal};
 
 use super::output::{fail, finish, one_line};
+use super::signals::{Caught, Signals};
+use super::waiting::Unfinished;
 use super::{Env, Exit, Flags, Taking, waiting};
 use crate::render;
 
@@ -62,21 +63,21 @@ pub(super) async fn run(
         Ok(signals) => signals,
         Err(e) => return fail(&format!("cannot catch signals: {e}"), Exit::Error),
     };
-    let acquiring = waiting::acquire(lease, csp, claimant, options.taking, flags, env);
-    let report = tokio::select! {
-        result = acquiring => match result {
-            Ok(report) => report,
-            Err(code) => return code,
-        },
-        caught = signals.next() => {
-            let message = format!("interrupted by {} while taking the lease: the command did not run", caught.name);
-            return fail(&message, caught.exit());
+    let report = match waiting::acquire(lease, csp, claimant, options.taking, flags, env, Some(&mut signals)).await {
+        Ok(report) => report,
+        Err(Unfinished::Failed(code)) => return code,
+        Err(Unfinished::Interrupted { caught, maybe_taken }) => {
+            return interrupted(lease, csp, claimant, &caught, maybe_taken).await;
         }
     };
     let Some(held) = report.held().cloned() else {
         // Denied, invalid: printed as `hold` prints it, with its exit code.
         return finish(&report, Some(claimant), flags);
     };
+    // Caught while the lease was being written: the command does not start.
+    if let Some(caught) = signals.pending().await {
+        return interrupted(lease, csp, claimant, &caught, waiting::took(&report)).await;
+    }
     if flags.verbosity >= 1 {
         eprintln!("{}", render::summary(&report, Some(claimant)));
     }
@@ -204,33 +205,61 @@ async fn sleep_until(deadline: Option<tokio::time::Instant>) {
     }
 }
 
-/// Gives the lease back after the command ended with `code`, riding out a failing API server
-/// for [`RELEASE_PATIENCE`]. Returns `code`, [`Exit::LeaseLost`] when the lease turned out to be
-/// someone else's already, or [`Exit::Error`] when a successful command's lease could not be
-/// given back.
+/// Gives the lease back after the command ended with `code`. Returns `code`,
+/// [`Exit::LeaseLost`] when the lease turned out to be someone else's already, or
+/// [`Exit::Error`] when a successful command's lease could not be given back.
 async fn give_back(lease: &CspLease, csp: &str, claimant: &PodRef, code: Exit) -> Exit {
-    let started = tokio::time::Instant::now();
     let name = render::object_name(csp);
-    let error: Error = loop {
-        match lease.release(csp, Some(claimant), false).await {
-            Ok(report) if report.decision.outcome == Outcome::Released => return code,
-            Ok(report) => {
-                let message =
-                    format!("lost the lease of {name} before it could be given back: {}", report.decision.reason);
-                return fail(&message, Exit::LeaseLost);
+    match release(lease, csp, claimant).await {
+        Ok(report) if report.decision.outcome == Outcome::Released => code,
+        Ok(report) => {
+            let message = format!("lost the lease of {name} before it could be given back: {}", report.decision.reason);
+            fail(&message, Exit::LeaseLost)
+        }
+        Err(error) => {
+            let fallback = if code == Exit::Command(0) { Exit::Error } else { code };
+            fail(&still_held(csp, claimant, &error), fallback)
+        }
+    }
+}
+
+/// Ends a `run` that a signal stopped before the command started, giving back the lease if this
+/// `run` may have taken it. The exit code is the signal's (128+N).
+async fn interrupted(lease: &CspLease, csp: &str, claimant: &PodRef, caught: &Caught, maybe_taken: bool) -> Exit {
+    let mut message = format!("interrupted by {} while taking the lease: the command did not run", caught.name);
+    if maybe_taken {
+        match release(lease, csp, claimant).await {
+            Ok(report) if report.decision.outcome == Outcome::Released => {
+                message.push_str("; the lease taken meanwhile was given back");
             }
+            // Not the claimant's: nothing was taken after all.
+            Ok(_) => {}
+            Err(error) => message = format!("{message}; {}", still_held(csp, claimant, &error)),
+        }
+    }
+    fail(&message, caught.exit())
+}
+
+/// Releases the lease as the claimant (never clearing anyone else's), riding out a failing API
+/// server for [`RELEASE_PATIENCE`].
+async fn release(lease: &CspLease, csp: &str, claimant: &PodRef) -> Result<Report, Error> {
+    let started = tokio::time::Instant::now();
+    loop {
+        match lease.release(csp, Some(claimant), false).await {
             Err(e) if e.is_transient() && started.elapsed() < RELEASE_PATIENCE => {
                 tokio::time::sleep(Duration::from_millis(500 + fastrand::u64(0..500))).await;
             }
-            Err(e) => break e,
+            result => return result,
         }
-    };
-    let message = format!(
-        "the lease of {name} is still held by {claimant}: {}; give it back with `kubectl csplease release {csp} --holder {claimant}`",
-        error
-    );
-    let fallback = if code == Exit::Command(0) { Exit::Error } else { code };
-    fail(&message, fallback)
+    }
+}
+
+/// The message for a lease that could not be given back, and how to give it back by hand.
+fn still_held(csp: &str, claimant: &PodRef, error: &Error) -> String {
+    format!(
+        "the lease of {} may still be held by {claimant}: {error}; give it back with `kubectl csplease release {csp} --holder {claimant}`",
+        render::object_name(csp)
+    )
 }
 
 /// Whether standard input is a terminal whose foreground process group is csplease's: then the
@@ -254,44 +283,5 @@ impl Target {
         } else {
             rustix::process::kill_process(self.pid, signal)
         };
-    }
-}
-
-/// The signals `run` catches: SIGINT, SIGTERM, SIGHUP.
-struct Signals {
-    interrupt: tokio::signal::unix::Signal,
-    terminate: tokio::signal::unix::Signal,
-    hang_up: tokio::signal::unix::Signal,
-}
-
-/// One signal caught.
-struct Caught {
-    signal: Signal,
-    name: &'static str,
-}
-
-impl Caught {
-    /// The exit code of a process this signal ended.
-    fn exit(&self) -> Exit {
-        Exit::of_signal(self.signal.as_raw())
-    }
-}
-
-impl Signals {
-    fn new() -> std::io::Result<Signals> {
-        Ok(Signals {
-            interrupt: signal(SignalKind::interrupt())?,
-            terminate: signal(SignalKind::terminate())?,
-            hang_up: signal(SignalKind::hangup())?,
-        })
-    }
-
-    /// The next signal caught. Cancel-safe.
-    async fn next(&mut self) -> Caught {
-        tokio::select! {
-            _ = self.interrupt.recv() => Caught { signal: Signal::INT, name: "SIGINT" },
-            _ = self.terminate.recv() => Caught { signal: Signal::TERM, name: "SIGTERM" },
-            _ = self.hang_up.recv() => Caught { signal: Signal::HUP, name: "SIGHUP" },
-        }
     }
 }

@@ -11,6 +11,7 @@ mod claimant;
 pub mod exit;
 mod guard;
 mod output;
+mod signals;
 mod status;
 mod waiting;
 

@@ -6,10 +6,11 @@
 use std::io::Write as _;
 use std::time::{Duration, Instant};
 
-use csp_lease::{CspLease, Error, Report, Wake, Watch};
+use csp_lease::{CspLease, Error, Report, Wake, Watch, Write};
 use lease_logic::{Outcome, PodRef, Reading};
 
 use super::output::{fail, finish, one_line, write_error};
+use super::signals::{self, Caught, Signals};
 use super::{Env, Exit, Flags, Taking};
 use crate::render;
 
@@ -22,14 +23,40 @@ pub(super) async fn hold(
     flags: &Flags,
     env: &Env,
 ) -> Exit {
-    match acquire(lease, csp, claimant, taking, flags, env).await {
+    match acquire(lease, csp, claimant, taking, flags, env, None).await {
         Ok(report) => finish(&report, Some(claimant), flags),
-        Err(code) => code,
+        Err(Unfinished::Failed(code)) => code,
+        // Nothing to interrupt it without signals: the process just ends.
+        Err(Unfinished::Interrupted { caught, .. }) => caught.exit(),
     }
 }
 
-/// Takes the lease as `hold` does, waiting with `wait`: the last report (held or not), or the
-/// exit code of an error already printed.
+/// Whether `report` is of a write that gave the claimant the lease (taken, not already held).
+pub(super) fn took(report: &Report) -> bool {
+    report.held().is_some() && matches!(report.write, Write::Written { .. })
+}
+
+/// Why [`acquire`] returned no report.
+pub(super) enum Unfinished {
+    /// An error, already printed, with its exit code.
+    Failed(Exit),
+    /// A signal `run` caught. A write in flight is not cut off: it is let finish for up to
+    /// [`IN_FLIGHT_PATIENCE`] first. `maybe_taken` says whether this call may have written the
+    /// lease for the claimant (it did, or the attempt did not finish or failed not knowing).
+    Interrupted {
+        /// The signal.
+        caught: Caught,
+        /// Whether the claimant may hold the lease because of this call.
+        maybe_taken: bool,
+    },
+}
+
+/// How long an attempt in flight when `run` catches a signal is let finish, so that a lease it
+/// writes is known of, and given back.
+const IN_FLIGHT_PATIENCE: Duration = Duration::from_secs(5);
+
+/// Takes the lease as `hold` does, waiting with `wait`: the last report (held or not), or why
+/// not. With `signals` (`run`), a signal ends the wait; without, it is not looked at.
 pub(super) async fn acquire(
     lease: &CspLease,
     csp: &str,
@@ -37,7 +64,8 @@ pub(super) async fn acquire(
     taking: &Taking,
     flags: &Flags,
     env: &Env,
-) -> Result<Report, Exit> {
+    mut signals: Option<&mut Signals>,
+) -> Result<Report, Unfinished> {
     let (force, wait) = (taking.force, taking.wait());
     let started = Instant::now();
     let mut progress = Progress::new(env.terminal);
@@ -53,22 +81,35 @@ pub(super) async fn acquire(
         {
             progress.finish();
             let error = Error::WaitTimedOut { name: csp.to_owned(), after: limit, reason };
-            return Err(fail(&error.to_string(), code));
+            return Err(Unfinished::Failed(fail(&error.to_string(), code)));
         }
         // With --wait, its limit bounds every attempt too: a server that never answers cannot
         // hold the command past --timeout.
-        let attempt = lease.hold(csp, claimant, force);
-        let result = match (wait, remaining.filter(|r| !r.is_zero())) {
-            (Some(limit), Some(remaining)) => match tokio::time::timeout(remaining, attempt).await {
-                Ok(result) => result,
-                Err(_) => {
-                    progress.finish();
-                    let reason = "the API server did not answer; the lease may or may not have been written".to_owned();
-                    let error = Error::WaitTimedOut { name: csp.to_owned(), after: limit, reason };
-                    return Err(fail(&error.to_string(), Exit::Error));
-                }
-            },
-            _ => attempt.await,
+        let bound = remaining.filter(|r| !r.is_zero());
+        let mut attempt = std::pin::pin!(async {
+            match bound {
+                Some(bound) => tokio::time::timeout(bound, lease.hold(csp, claimant, force)).await.ok(),
+                None => Some(lease.hold(csp, claimant, force).await),
+            }
+        });
+        let answered = tokio::select! {
+            answered = &mut attempt => answered,
+            caught = signals::next(&mut signals) => {
+                progress.finish();
+                // The patch may be on its way: let it land, to know whether there is a lease to
+                // give back.
+                let maybe_taken = match tokio::time::timeout(IN_FLIGHT_PATIENCE, attempt).await {
+                    Ok(Some(Ok(report))) => took(&report),
+                    Ok(Some(Err(_)) | None) | Err(_) => true,
+                };
+                return Err(Unfinished::Interrupted { caught, maybe_taken });
+            }
+        };
+        let Some(result) = answered else {
+            progress.finish();
+            let reason = "the API server did not answer; the lease may or may not have been written".to_owned();
+            let error = Error::WaitTimedOut { name: csp.to_owned(), after: wait.unwrap_or_default(), reason };
+            return Err(Unfinished::Failed(fail(&error.to_string(), Exit::Error)));
         };
         let report = match result {
             Ok(report) => report,
@@ -77,12 +118,19 @@ pub(super) async fn acquire(
             Err(e) if wait.is_some() && e.is_transient() => {
                 progress.show_error(csp, &e);
                 last = Some((Exit::Error, e.to_string()));
-                tokio::time::sleep(poll(wait.map(|limit| limit.saturating_sub(started.elapsed())))).await;
+                let pause = poll(wait.map(|limit| limit.saturating_sub(started.elapsed())));
+                tokio::select! {
+                    () = tokio::time::sleep(pause) => {}
+                    caught = signals::next(&mut signals) => {
+                        progress.finish();
+                        return Err(Unfinished::Interrupted { caught, maybe_taken: false });
+                    }
+                }
                 continue;
             }
             Err(e) => {
                 progress.finish();
-                return Err(fail(&e.to_string(), write_error(&e)));
+                return Err(Unfinished::Failed(fail(&e.to_string(), write_error(&e))));
             }
         };
         if wait.is_none() || report.decision.outcome != Outcome::Denied {
@@ -99,7 +147,14 @@ pub(super) async fn acquire(
         let remaining = wait.map_or(Duration::ZERO, |limit| limit.saturating_sub(started.elapsed()));
         // Whatever woke it (a change, a broken watch after its back-off, or the limit), the next
         // round reads the CStorPool again and decides again.
-        if let Ok(Wake::Broken { detail }) = tokio::time::timeout(remaining, watch.changed(&holder)).await
+        let woken = tokio::select! {
+            woken = tokio::time::timeout(remaining, watch.changed(&holder)) => woken,
+            caught = signals::next(&mut signals) => {
+                progress.finish();
+                return Err(Unfinished::Interrupted { caught, maybe_taken: false });
+            }
+        };
+        if let Ok(Wake::Broken { detail }) = woken
             && flags.verbosity >= 2
         {
             eprintln!("I {} hold --wait: the watch broke, reading again: {}", crate::trace::clock(), one_line(&detail));

@@ -1,0 +1,66 @@
+//! The signals `run` catches (SIGINT, SIGTERM, SIGHUP) from the moment it starts taking the
+//! lease, so that none of them can end it between writing the lease and giving it back.
+
+use rustix::process::Signal;
+use tokio::signal::unix::{SignalKind, signal};
+
+use super::Exit;
+
+/// The signals `run` catches: SIGINT, SIGTERM, SIGHUP.
+pub(super) struct Signals {
+    interrupt: tokio::signal::unix::Signal,
+    terminate: tokio::signal::unix::Signal,
+    hang_up: tokio::signal::unix::Signal,
+}
+
+/// One signal caught.
+pub(super) struct Caught {
+    /// The signal, to pass on.
+    pub signal: Signal,
+    /// Its name, for messages.
+    pub name: &'static str,
+}
+
+impl Caught {
+    /// The exit code of a process this signal ended.
+    pub fn exit(&self) -> Exit {
+        Exit::of_signal(self.signal.as_raw())
+    }
+}
+
+impl Signals {
+    /// Starts catching them: from now on they no longer end the process.
+    pub fn new() -> std::io::Result<Signals> {
+        Ok(Signals {
+            interrupt: signal(SignalKind::interrupt())?,
+            terminate: signal(SignalKind::terminate())?,
+            hang_up: signal(SignalKind::hangup())?,
+        })
+    }
+
+    /// The next signal caught. Cancel-safe.
+    pub async fn next(&mut self) -> Caught {
+        tokio::select! {
+            _ = self.interrupt.recv() => Caught { signal: Signal::INT, name: "SIGINT" },
+            _ = self.terminate.recv() => Caught { signal: Signal::TERM, name: "SIGTERM" },
+            _ = self.hang_up.recv() => Caught { signal: Signal::HUP, name: "SIGHUP" },
+        }
+    }
+
+    /// A signal already caught and not yet taken, without waiting.
+    pub async fn pending(&mut self) -> Option<Caught> {
+        tokio::select! {
+            biased;
+            caught = self.next() => Some(caught),
+            () = std::future::ready(()) => None,
+        }
+    }
+}
+
+/// The next signal `signals` catches, or never when there are none to catch (`hold`).
+pub(super) async fn next(signals: &mut Option<&mut Signals>) -> Caught {
+    match signals {
+        Some(signals) => signals.next().await,
+        None => std::future::pending().await,
+    }
+}
