@@ -11,7 +11,8 @@
 //!    aarch64 (musl), the x86_64 plugin's release archive and its krew manifest, and krew itself;
 //!    and the webhook's container image (`cargo xtask image`: a static binary, buildah, an OCI
 //!    archive in `target/dist/`);
-//! 5. `cargo test --workspace`: unit, property and doc tests, the conformance vectors through
+//! 5. `cargo test --workspace --no-fail-fast` (every test binary runs; the step fails after
+//!    them all if any failed): unit, property and doc tests, the conformance vectors through
 //!    every runtime (native, wasmtime, Node, headless Chromium, the aarch64 binaries under
 //!    qemu), and the live tests against the control plane through the real `kubectl` (and krew;
 //!    among them the image under podman, the self-managed certificate, and the Helm chart with
@@ -75,8 +76,9 @@ pub fn run() -> anyhow::Result<()> {
     env.push(("CSPLEASE_DIST_DIR", built.dist.as_os_str()));
     env.push(("CSPLEASE_AARCH64_DIR", built.aarch64.as_os_str()));
     env.push(("CSPLEASE_KREW_DIR", built.krew.as_os_str()));
+    // Every test binary runs even when one fails, so that one run reports every failure.
     steps.run("cargo test --workspace (unit, property, vectors in every runtime, live)", || {
-        cargo(&root, ["test", "--workspace"], &env)
+        cargo(&root, ["test", "--workspace", "--no-fail-fast"], &env)
     })?;
     steps.run("stop the control plane", || control_plane.down())?;
     steps.run("the WASM module's rules", || wasm::check(&root))?;
