@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use csplease_tests::cluster::{self, Identity, TestCluster};
 use csplease_tests::fixture::{Csp, LEASE_KEY, Pods, lease, lease_of, namespace, unique};
 use csplease_tests::proxy::{Fault, Proxy};
-use csplease_tests::running::{HANG, Running, wait_until};
+use csplease_tests::running::{HANG, Running};
 
 fn live(test: &str) -> Option<&'static TestCluster> {
     cluster::live_or_skip(test).then(cluster::shared)
@@ -243,10 +243,11 @@ fn a_signal_to_run_is_passed_to_the_command_and_the_lease_given_back_after_it_ex
 
 /// A signal that arrives while the lease is being written does not leave it held: the write in
 /// flight is let finish (for up to 5 s), what it took is given back, and the command never runs.
-/// A proxy in front of the real API server holds back the patch's answer, late (3 s) or never:
-/// the lease carries a 12 kB unknown member, which the patch repeats in its `test` op, so the patch
-/// is the only request big enough to arm the fault, and the fault strikes once the patch has
-/// reached the server (it has been applied then).
+/// A proxy in front of the real API server holds back the patch's answer: late (3 s), never, or
+/// cut off (`--wait` then pauses and reads again, over a link the proxy now slows by 3 s, and the
+/// signal comes meanwhile). The lease carries a 12 kB unknown member, which the patch repeats in
+/// its `test` op, so the patch is the only request big enough to arm the fault, and the fault
+/// strikes once the patch has reached the server (it has been applied then).
 #[test]
 fn a_signal_while_the_lease_is_written_gives_back_what_was_taken() {
     let Some(cluster) = live("a_signal_while_the_lease_is_written_gives_back_what_was_taken") else {
@@ -255,29 +256,40 @@ fn a_signal_while_the_lease_is_written_gives_back_what_was_taken() {
     let setup = Setup::new(cluster, "run-inflight");
     let (proxy, via) = Proxy::in_front_of(cluster.admin_kubeconfig()).expect("a proxy");
     let padded = format!(r#"{{"holder":"","leaderTransition":4,"note":"{}"}}"#, "n".repeat(12_000));
-    let faults = [
-        ("late", Fault::Late { client_bytes: 8_000, by: Duration::from_secs(3) }),
-        ("never", Fault::Stall { client_bytes: 8_000, server_bytes: 0 }),
+    let slow = Fault::Delay(Duration::from_secs(3));
+    let cases: [(&str, &[&str], Fault, Option<Fault>); 3] = [
+        ("late", &[], Fault::Late { client_bytes: 8_000, by: Duration::from_secs(3) }, None),
+        ("never", &[], Fault::Stall { client_bytes: 8_000, server_bytes: 0 }, None),
+        ("cut", &["--wait", "--timeout", "60s"], Fault::Cut { client_bytes: 8_000, server_bytes: 0 }, Some(slow)),
     ];
-    for (strikes, (answer, fault)) in (1..).zip(faults) {
+    for (strikes, (answer, options, fault, then)) in (1..).zip(cases) {
         let csp = unique("run-inflight");
         Csp::named(&csp).lease(&padded).create(cluster);
         proxy.set_fault(fault);
         let ran = setup.file(answer);
-        let args = ["run", &csp, "--holder", &setup.a, "--", "touch", &ran];
+        let mut args = vec!["run", &csp, "--holder", &setup.a];
+        args.extend_from_slice(options);
+        args.extend_from_slice(&["--", "touch", &ran]);
         let running = Running::start(csplease_tests::plugin::through_kubectl(cluster::kubectl(&via), &args));
-        wait_until("the patch reached the server", HANG, || proxy.strikes() == strikes);
+        let deadline = Instant::now() + HANG;
+        while proxy.strikes() < strikes {
+            assert!(Instant::now() < deadline, "{answer}: the patch never reached the server");
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        if let Some(then) = then {
+            proxy.set_fault(then);
+        }
         running.signal("TERM");
         let (code, stdout, stderr) = running.finish();
         assert_eq!(code, Some(143), "answered {answer}: 128 + SIGTERM: {stderr:?}");
         assert!(stdout.is_empty(), "{stdout:?}");
+        let (last, progress) = stderr.split_last().expect("a message");
         assert_eq!(
-            stderr,
-            [
-                "error: interrupted by SIGTERM while taking the lease: the command did not run; the lease taken meanwhile was given back"
-            ],
+            last,
+            "error: interrupted by SIGTERM while taking the lease: the command did not run; the lease taken meanwhile was given back",
             "answered {answer}"
         );
+        assert!(progress.iter().all(|l| l.starts_with("waiting for ")), "answered {answer}: {stderr:?}");
         assert!(!Path::new(&ran).exists(), "answered {answer}: the command did not run");
         assert_eq!(lease(cluster, &csp), Some(lease_of("", 5)), "answered {answer}: taken once (4 + 1), given back");
     }

@@ -178,6 +178,12 @@ impl Error {
         matches!(self, Error::NotFound { .. })
     }
 
+    /// Whether a write was sent and its answer lost ([`Error::WriteUnknown`]): the lease may or
+    /// may not have been written.
+    pub fn may_have_written(&self) -> bool {
+        matches!(self, Error::WriteUnknown { .. })
+    }
+
     /// Whether trying again later may succeed: the server was unreachable, slow, cut the
     /// connection, answered 429 or 5xx, or the lease kept changing. `hold --wait` keeps waiting
     /// through these (reading the CStorPool again first: it never resends a write blindly).

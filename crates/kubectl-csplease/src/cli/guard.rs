@@ -20,7 +20,7 @@ use tokio::process::Command;
 
 use super::output::{fail, finish, one_line};
 use super::signals::{Caught, Signals};
-use super::waiting::Unfinished;
+use super::waiting::{Acquired, Unfinished};
 use super::{Env, Exit, Flags, Taking, waiting};
 use crate::render;
 
@@ -63,20 +63,21 @@ pub(super) async fn run(
         Ok(signals) => signals,
         Err(e) => return fail(&format!("cannot catch signals: {e}"), Exit::Error),
     };
-    let report = match waiting::acquire(lease, csp, claimant, options.taking, flags, env, Some(&mut signals)).await {
-        Ok(report) => report,
-        Err(Unfinished::Failed(code)) => return code,
-        Err(Unfinished::Interrupted { caught, maybe_taken }) => {
-            return interrupted(lease, csp, claimant, &caught, maybe_taken).await;
-        }
-    };
+    let Acquired { report, took } =
+        match waiting::acquire(lease, csp, claimant, options.taking, flags, env, Some(&mut signals)).await {
+            Ok(acquired) => acquired,
+            Err(Unfinished::Failed(code)) => return code,
+            Err(Unfinished::Interrupted { caught, maybe_taken }) => {
+                return interrupted(lease, csp, claimant, &caught, maybe_taken).await;
+            }
+        };
     let Some(held) = report.held().cloned() else {
         // Denied, invalid: printed as `hold` prints it, with its exit code.
         return finish(&report, Some(claimant), flags);
     };
     // Caught while the lease was being written: the command does not start.
     if let Some(caught) = signals.pending().await {
-        return interrupted(lease, csp, claimant, &caught, waiting::took(&report)).await;
+        return interrupted(lease, csp, claimant, &caught, took).await;
     }
     if flags.verbosity >= 1 {
         eprintln!("{}", render::summary(&report, Some(claimant)));

@@ -24,16 +24,20 @@ pub(super) async fn hold(
     env: &Env,
 ) -> Exit {
     match acquire(lease, csp, claimant, taking, flags, env, None).await {
-        Ok(report) => finish(&report, Some(claimant), flags),
+        Ok(Acquired { report, .. }) => finish(&report, Some(claimant), flags),
         Err(Unfinished::Failed(code)) => code,
         // Nothing to interrupt it without signals: the process just ends.
         Err(Unfinished::Interrupted { caught, .. }) => caught.exit(),
     }
 }
 
-/// Whether `report` is of a write that gave the claimant the lease (taken, not already held).
-pub(super) fn took(report: &Report) -> bool {
-    report.held().is_some() && matches!(report.write, Write::Written { .. })
+/// What [`acquire`] came to: the last report (held or not).
+pub(super) struct Acquired {
+    /// The last attempt's report.
+    pub report: Report,
+    /// Whether this call gave the claimant the lease (it wrote it, or it holds it after a write
+    /// whose answer was lost), as opposed to finding it held already.
+    pub took: bool,
 }
 
 /// Why [`acquire`] returned no report.
@@ -65,7 +69,7 @@ pub(super) async fn acquire(
     flags: &Flags,
     env: &Env,
     mut signals: Option<&mut Signals>,
-) -> Result<Report, Unfinished> {
+) -> Result<Acquired, Unfinished> {
     let (force, wait) = (taking.force, taking.wait());
     let started = Instant::now();
     let mut progress = Progress::new(env.terminal);
@@ -74,6 +78,11 @@ pub(super) async fn acquire(
     let mut last: Option<(Exit, String)> = None;
     // Made at the first denial, and kept: it wakes the next round.
     let mut watch: Option<Watch> = None;
+    // Whether a write was sent whose answer was lost: it may have taken the lease.
+    let mut sent_unanswered = false;
+    let took = |report: &Report, sent_unanswered: bool| {
+        report.held().is_some() && (sent_unanswered || matches!(report.write, Write::Written { .. }))
+    };
     loop {
         let remaining = wait.map(|limit| limit.saturating_sub(started.elapsed()));
         if let (Some(limit), Some(Duration::ZERO)) = (wait, remaining)
@@ -99,7 +108,7 @@ pub(super) async fn acquire(
                 // The patch may be on its way: let it land, to know whether there is a lease to
                 // give back.
                 let maybe_taken = match tokio::time::timeout(IN_FLIGHT_PATIENCE, attempt).await {
-                    Ok(Some(Ok(report))) => took(&report),
+                    Ok(Some(Ok(report))) => took(&report, sent_unanswered),
                     Ok(Some(Err(_)) | None) | Err(_) => true,
                 };
                 return Err(Unfinished::Interrupted { caught, maybe_taken });
@@ -116,6 +125,7 @@ pub(super) async fn acquire(
             // --wait rides out a restarting or overloaded API server: the next round reads the
             // CStorPool again and decides again, so nothing is ever resent blindly.
             Err(e) if wait.is_some() && e.is_transient() => {
+                sent_unanswered |= e.may_have_written();
                 progress.show_error(csp, &e);
                 last = Some((Exit::Error, e.to_string()));
                 let pause = poll(wait.map(|limit| limit.saturating_sub(started.elapsed())));
@@ -123,7 +133,7 @@ pub(super) async fn acquire(
                     () = tokio::time::sleep(pause) => {}
                     caught = signals::next(&mut signals) => {
                         progress.finish();
-                        return Err(Unfinished::Interrupted { caught, maybe_taken: false });
+                        return Err(Unfinished::Interrupted { caught, maybe_taken: sent_unanswered });
                     }
                 }
                 continue;
@@ -135,7 +145,8 @@ pub(super) async fn acquire(
         };
         if wait.is_none() || report.decision.outcome != Outcome::Denied {
             progress.finish();
-            return Ok(report);
+            let took = took(&report, sent_unanswered);
+            return Ok(Acquired { report, took });
         }
         progress.show(&report);
         let holder: Vec<PodRef> = match &report.reading {
@@ -151,6 +162,7 @@ pub(super) async fn acquire(
             woken = tokio::time::timeout(remaining, watch.changed(&holder)) => woken,
             caught = signals::next(&mut signals) => {
                 progress.finish();
+                // Just denied: another pod holds it, whatever an earlier write did.
                 return Err(Unfinished::Interrupted { caught, maybe_taken: false });
             }
         };
