@@ -75,10 +75,6 @@ pub(super) async fn run(
         // Denied, invalid: printed as `hold` prints it, with its exit code.
         return finish(&report, Some(claimant), flags);
     };
-    // Caught while the lease was being written: the command does not start.
-    if let Some(caught) = signals.pending().await {
-        return interrupted(lease, csp, claimant, &caught, took).await;
-    }
     if flags.verbosity >= 1 {
         eprintln!("{}", render::summary(&report, Some(claimant)));
     }
@@ -89,6 +85,10 @@ pub(super) async fn run(
             "Warning: the claimant {claimant} is {}: any pool pod may take the lease over, which stops the command",
             own.state.liveness()
         );
+    }
+    // Caught since the lease was taken: the command does not start.
+    if let Some(caught) = signals.pending().await {
+        return interrupted(lease, csp, claimant, &caught, took).await;
     }
     let status = supervise(lease, csp, &held, options, &mut signals).await;
     match status {
