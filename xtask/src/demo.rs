@@ -139,10 +139,11 @@ impl Demo {
 
         heading("7. A command under the lease: `kubectl csplease run` holds it exactly while the command runs");
         let script = r#"echo "maintenance of $CSPLEASE_CSP as $CSPLEASE_HOLDER (leaderTransition $CSPLEASE_LEADER_TRANSITION)"; kubectl csplease status cstor-pool-b | grep -E '^(Lease|Holder):'"#;
-        self.show(&["csplease", "run", "cstor-pool-b", "--holder", &a, "--", "sh", "-c", script])?;
+        // The claimant is a live pod (POD_B, Running); a dead one's lease is anyone's to take.
+        self.show(&["csplease", "run", "cstor-pool-b", "--holder", &b, "--", "sh", "-c", script])?;
         note("(given back when it exited:)");
         self.show(&["csplease", "status", "cstor-pool-b"])?;
-        self.lost_mid_run(&a)?;
+        self.lost_mid_run(&b)?;
 
         heading("8. Every lease, with the holders' nodes; and the history in kubectl describe");
         self.show(&["csplease", "status", "-o", "wide"])?;
