@@ -136,7 +136,9 @@ pub enum Command {
     /// command runs, csplease watches the lease: if it is lost (broken with `release --force`,
     /// taken or rewritten by anyone, or the CStorPool deleted), the command gets SIGTERM, then
     /// SIGKILL after --grace, and csplease exits with 5. SIGINT, SIGTERM and SIGHUP sent to
-    /// csplease are passed on to the command; the lease is given up after it exits.
+    /// csplease are passed on to the command; the lease is given up after it exits. One that
+    /// comes before the command starts ends csplease with 128+N: the command does not run, and a
+    /// lease taken meanwhile is given back.
     ///
     /// Without a terminal the command runs in a process group of its own, and every signal goes
     /// to that group (its children too). From an interactive terminal it shares the terminal:
