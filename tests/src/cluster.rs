@@ -302,6 +302,28 @@ fn run_with_stdin(cmd: &mut Command, input: &[u8]) -> Result<std::process::Outpu
     }
 }
 
+/// A private control plane (about 5 s to start) for a test that kills, freezes or restarts one
+/// of its servers, so that the shared one, which other tests use meanwhile, is never disturbed.
+/// kube-apiserver runs with `apiserver_flags` added; a watchdog stops the control plane when the
+/// test process ends. Progress lines go to stderr, prefixed with `[test]`.
+///
+/// # Panics
+///
+/// When the binaries are not built or the control plane does not start, with the reason.
+pub fn private_control_plane(test: &str, apiserver_flags: &[&str]) -> ControlPlane {
+    let binaries = Binaries::locate().unwrap_or_else(|e| panic!("{e}"));
+    let dir = std::env::temp_dir().join(crate::fixture::unique(&format!("csplease-{test}")));
+    let mut progress = |line: &str| eprintln!("[{test}] {line}");
+    ControlPlane::start_with_apiserver_flags(
+        &binaries,
+        &dir,
+        Lifetime::TiedToThisProcess,
+        apiserver_flags,
+        &mut progress,
+    )
+    .unwrap_or_else(|e| panic!("{e}"))
+}
+
 /// The cluster shared by every live test in this process.
 ///
 /// Uses `$CSPLEASE_KUBECONFIG` and `$CSPLEASE_KUBECONFIG_RESTRICTED` when both are

@@ -16,7 +16,7 @@ use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
-use csplease_tests::cluster::{self, Binaries, ControlPlane, Lifetime};
+use csplease_tests::cluster::{self, ControlPlane};
 use csplease_tests::proxy::{Fault, Proxy};
 use serde_json::{Value, json};
 
@@ -163,13 +163,10 @@ fn requests(stderr: &str, method: &str) -> usize {
     stderr.lines().filter(|l| l.starts_with("I ") && l.contains(&format!(" {method} https://"))).count()
 }
 
-/// A private control plane for a test that kills or freezes one of its servers.
+/// A private control plane for a test that kills or freezes one of its servers, and its admin
+/// kubeconfig.
 fn private_control_plane(test: &str) -> (ControlPlane, PathBuf) {
-    let binaries = Binaries::locate().unwrap_or_else(|e| panic!("{e}"));
-    let dir = std::env::temp_dir().join(unique(&format!("csplease-fault-{test}")));
-    let cp =
-        ControlPlane::start(&binaries, &dir, Lifetime::TiedToThisProcess, &mut |line| eprintln!("[{test}] {line}"))
-            .unwrap_or_else(|e| panic!("{e}"));
+    let cp = cluster::private_control_plane(&format!("fault-{test}"), &[]);
     let kubeconfig = cp.admin_kubeconfig().to_path_buf();
     (cp, kubeconfig)
 }

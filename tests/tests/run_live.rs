@@ -73,6 +73,28 @@ fn until_exists(path: &Path) {
     }
 }
 
+/// `kubectl` started on a pseudo-terminal of its own (util-linux's `script`), in its foreground,
+/// as from an interactive shell; with what is typed on it. Output lines end in `\r`.
+fn in_terminal(kubectl: Command) -> (Running, std::process::ChildStdin) {
+    let quoted: Vec<String> = std::iter::once(kubectl.get_program())
+        .chain(kubectl.get_args())
+        .map(|word| format!("'{}'", word.to_string_lossy().replace('\'', r"'\''")))
+        .collect();
+    // `script` runs the line with `$SHELL -c`; `exec` makes kubectl the terminal's process itself,
+    // as from an interactive shell. Without it, a shell that stays as kubectl's parent (dash does)
+    // is in the foreground group too, dies of the Ctrl-C, and `script` reports that (130).
+    // SHELL is pinned so the test does not depend on the caller's.
+    let mut terminal = Command::new("script");
+    terminal.args(["-qfec", &format!("exec {}", quoted.join(" ")), "/dev/null"]).env("SHELL", "/bin/sh");
+    for (key, value) in kubectl.get_envs() {
+        match value {
+            Some(value) => terminal.env(key, value),
+            None => terminal.env_remove(key),
+        };
+    }
+    Running::start_with_input(terminal)
+}
+
 #[test]
 fn the_command_runs_while_the_lease_is_held_and_the_lease_is_given_back_when_it_exits() {
     let Some(cluster) = live("the_command_runs_while_the_lease_is_held_and_the_lease_is_given_back_when_it_exits")
@@ -362,25 +384,11 @@ fn from_a_terminal_the_command_reads_it_and_gets_ctrl_c_once() {
     let counter = r#"my $n = 0; $SIG{INT} = sub { $n++ }; $| = 1; print "started\n"; my $line = <STDIN>;
         chomp $line; print "read: $line\n"; select(undef, undef, undef, 0.05) while $n == 0;
         select(undef, undef, undef, 0.5); print "interrupts: $n\n"; exit 3;"#;
-    let kubectl =
-        plugin(cluster, Identity::Admin, &["run", &setup.csp, "--holder", &setup.a, "--", "perl", "-e", counter]);
-    let quoted: Vec<String> = std::iter::once(kubectl.get_program())
-        .chain(kubectl.get_args())
-        .map(|word| format!("'{}'", word.to_string_lossy().replace('\'', r"'\''")))
-        .collect();
-    // `script` runs the line with `$SHELL -c`; `exec` makes kubectl the terminal's process itself,
-    // as from an interactive shell. Without it, a shell that stays as kubectl's parent (dash does)
-    // is in the foreground group too, dies of the Ctrl-C, and `script` reports that (130).
-    // SHELL is pinned so the test does not depend on the caller's.
-    let mut terminal = Command::new("script");
-    terminal.args(["-qfec", &format!("exec {}", quoted.join(" ")), "/dev/null"]).env("SHELL", "/bin/sh");
-    for (key, value) in kubectl.get_envs() {
-        match value {
-            Some(value) => terminal.env(key, value),
-            None => terminal.env_remove(key),
-        };
-    }
-    let (mut running, mut keyboard) = Running::start_with_input(terminal);
+    let (mut running, mut keyboard) = in_terminal(plugin(
+        cluster,
+        Identity::Admin,
+        &["run", &setup.csp, "--holder", &setup.a, "--", "perl", "-e", counter],
+    ));
     let trimmed = |l: &str| l.trim_end_matches('\r').to_owned();
     running.line("started", |l| trimmed(l).ends_with("started"));
     keyboard.write_all(b"hello\n").expect("typed");
@@ -392,6 +400,66 @@ fn from_a_terminal_the_command_reads_it_and_gets_ctrl_c_once() {
     let (code, _, stderr) = running.finish();
     assert_eq!(code, Some(3), "the command's status: {stderr:?}");
     assert_eq!(lease(cluster, &setup.csp), Some(lease_of("", 1)), "given back after it exits");
+}
+
+/// From a terminal, a Ctrl-C that ends the command at once (it has no handler) reaches csplease
+/// too, at the same moment; that signal is the one that stopped the command, so the lease is
+/// still given back, and the exit status is the command's (130).
+#[test]
+fn from_a_terminal_a_ctrl_c_that_ends_the_command_still_gives_the_lease_back() {
+    let Some(cluster) = live("from_a_terminal_a_ctrl_c_that_ends_the_command_still_gives_the_lease_back") else {
+        return;
+    };
+    let setup = Setup::new(cluster, "run-tty-kill");
+    for transitions in 1..=3 {
+        let args = ["run", &setup.csp, "--holder", &setup.a, "--", "sh", "-c", "echo started; exec sleep 1000"];
+        let (mut running, mut keyboard) = in_terminal(plugin(cluster, Identity::Admin, &args));
+        running.line("started", |l| l.trim_end_matches('\r') == "started");
+        assert_eq!(lease(cluster, &setup.csp), Some(lease_of(&setup.a, transitions)), "held while the command runs");
+        keyboard.write_all(b"\x03").expect("Ctrl-C typed");
+        let (code, _, stderr) = running.finish();
+        assert_eq!(code, Some(130), "the command's status (128 + SIGINT): {stderr:?}");
+        assert_eq!(lease(cluster, &setup.csp), Some(lease_of("", transitions)), "given back after it exits");
+    }
+}
+
+/// While `run` rides out an API server that is down to give the lease back (for up to 30 s), a
+/// signal stops the trying at once: it exits 128+N and says how to give the lease back by hand.
+/// On a private control plane whose kube-apiserver the test kills.
+#[test]
+fn a_signal_while_giving_the_lease_back_stops_trying_and_says_how() {
+    if !cluster::live_or_skip("a_signal_while_giving_the_lease_back_stops_trying_and_says_how") {
+        return;
+    }
+    let mut cp = cluster::private_control_plane("run-give-back", &[]);
+    let cluster = TestCluster::of(&cp);
+    let setup = Setup::new(&cluster, "run-giveback");
+    let go = setup.file("go");
+    let script = format!("echo started; while [ ! -e {go} ]; do sleep 0.05; done");
+    let mut running = run(&cluster, Identity::Admin, &setup.csp, &setup.a, &[], &script);
+    running.line("started", |l| l == "started");
+    cp.kill_apiserver().expect("kube-apiserver killed");
+    std::fs::write(&go, "").expect("go");
+    // The command ends; the first try to give the lease back is refused (nothing listens), and
+    // `run` waits to try again.
+    std::thread::sleep(Duration::from_secs(2));
+    assert!(running.is_running(), "still trying to give the lease back");
+    let sent = Instant::now();
+    running.signal("INT");
+    let (code, _, stderr) = running.finish();
+    let stopped = sent.elapsed();
+    assert_eq!(code, Some(130), "{stderr:?}");
+    assert!(stopped < Duration::from_secs(10), "stopped trying at once, not after 30 s: {stopped:?}");
+    let [message] = stderr.as_slice() else { panic!("one line: {stderr:?}") };
+    let (csp, a) = (&setup.csp, &setup.a);
+    assert!(
+        message.starts_with(&format!(
+            "error: interrupted by SIGINT while giving the lease back: the lease of cstorpool.openebs.io/{csp} may still be held by {a}: "
+        )) && message.ends_with(&format!("; give it back with `kubectl csplease release {csp} --holder {a}`")),
+        "{message}"
+    );
+    cp.restart_apiserver().expect("kube-apiserver restarted (etcd kept the data)");
+    assert_eq!(lease(&cluster, csp), Some(lease_of(a, 1)), "still held, as it says");
 }
 
 /// The measurement of BENCHMARKS.md section 12 (ignored by default; it asserts no time): from

@@ -13,7 +13,7 @@
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use csplease_tests::cluster::{self, Binaries, ControlPlane, Identity, Lifetime, TestCluster};
+use csplease_tests::cluster::{self, Identity, TestCluster};
 use csplease_tests::fixture::{Csp, LEASE_KEY, Pods, get_csp, lease, lease_of, namespace, set_phase, unique};
 use csplease_tests::plugin::through_kubectl;
 use csplease_tests::proxy::{Fault, Proxy};
@@ -157,29 +157,12 @@ fn hold_wait_takes_over_when_the_holder_pod_fails() {
     assert_eq!(lease(cluster, &name), Some(lease_of(&b, 5)));
 }
 
-/// A private control plane (about 5 s to start) for a test that restarts its kube-apiserver, so
-/// the shared one, used by other tests at the same time, is never disturbed; kube-apiserver runs
-/// with `apiserver_flags` added.
-fn private_control_plane(test: &str, apiserver_flags: &[&str]) -> ControlPlane {
-    let binaries = Binaries::locate().unwrap_or_else(|e| panic!("{e}"));
-    let dir = std::env::temp_dir().join(unique(&format!("csplease-{test}")));
-    let mut progress = |line: &str| eprintln!("[{test}] {line}");
-    ControlPlane::start_with_apiserver_flags(
-        &binaries,
-        &dir,
-        Lifetime::TiedToThisProcess,
-        apiserver_flags,
-        &mut progress,
-    )
-    .unwrap_or_else(|e| panic!("{e}"))
-}
-
 #[test]
 fn status_watch_carries_on_after_the_api_server_restarts() {
     if !cluster::live_or_skip("status_watch_carries_on_after_the_api_server_restarts") {
         return;
     }
-    let mut cp = private_control_plane("watch-restart", &[]);
+    let mut cp = cluster::private_control_plane("watch-restart", &[]);
     let cluster = TestCluster::of(&cp);
     let ns = namespace(&cluster, "watchrestart");
     Pods::new(&ns, &["pool-a", "pool-b"]).create(&cluster, "Running");
@@ -236,7 +219,8 @@ fn status_watch_reads_again_after_its_watch_expires() {
     if !cluster::live_or_skip("status_watch_reads_again_after_its_watch_expires") {
         return;
     }
-    let mut cp = private_control_plane("watch-expiry", &["--watch-cache=false", "--etcd-compaction-interval=1s"]);
+    let mut cp =
+        cluster::private_control_plane("watch-expiry", &["--watch-cache=false", "--etcd-compaction-interval=1s"]);
     let cluster = TestCluster::of(&cp);
     let ns = namespace(&cluster, "watchexpiry");
     Pods::new(&ns, &["pool-a"]).create(&cluster, "Running");

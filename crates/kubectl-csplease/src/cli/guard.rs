@@ -68,7 +68,7 @@ pub(super) async fn run(
             Ok(acquired) => acquired,
             Err(Unfinished::Failed(code)) => return code,
             Err(Unfinished::Interrupted { caught, maybe_taken }) => {
-                return interrupted(lease, csp, claimant, &caught, maybe_taken).await;
+                return interrupted(lease, csp, claimant, &caught, maybe_taken, &mut signals).await;
             }
         };
     let Some(held) = report.held().cloned() else {
@@ -88,12 +88,12 @@ pub(super) async fn run(
     }
     // Caught since the lease was taken: the command does not start.
     if let Some(caught) = signals.pending().await {
-        return interrupted(lease, csp, claimant, &caught, took).await;
+        return interrupted(lease, csp, claimant, &caught, took, &mut signals).await;
     }
     let status = supervise(lease, csp, &held, options, &mut signals).await;
     match status {
         Ended::Lost => Exit::LeaseLost,
-        Ended::NotStarted(code) | Ended::Exited(code) => give_back(lease, csp, claimant, code).await,
+        Ended::NotStarted(code) | Ended::Exited(code) => give_back(lease, csp, claimant, code, &mut signals).await,
     }
 }
 
@@ -207,50 +207,89 @@ async fn sleep_until(deadline: Option<tokio::time::Instant>) {
 }
 
 /// Gives the lease back after the command ended with `code`. Returns `code`,
-/// [`Exit::LeaseLost`] when the lease turned out to be someone else's already, or
-/// [`Exit::Error`] when a successful command's lease could not be given back.
-async fn give_back(lease: &CspLease, csp: &str, claimant: &PodRef, code: Exit) -> Exit {
+/// [`Exit::LeaseLost`] when the lease turned out to be someone else's already, [`Exit::Error`]
+/// when a successful command's lease could not be given back, or 128+N when a signal stopped
+/// the trying.
+async fn give_back(lease: &CspLease, csp: &str, claimant: &PodRef, code: Exit, signals: &mut Signals) -> Exit {
     let name = render::object_name(csp);
-    match release(lease, csp, claimant).await {
+    match release(lease, csp, claimant, signals).await {
         Ok(report) if report.decision.outcome == Outcome::Released => code,
         Ok(report) => {
             let message = format!("lost the lease of {name} before it could be given back: {}", report.decision.reason);
             fail(&message, Exit::LeaseLost)
         }
-        Err(error) => {
+        Err(NotGivenBack::Failed(error)) => {
             let fallback = if code == Exit::Command(0) { Exit::Error } else { code };
             fail(&still_held(csp, claimant, &error), fallback)
+        }
+        Err(NotGivenBack::Interrupted(caught, error)) => {
+            let message = format!(
+                "interrupted by {} while giving the lease back: {}",
+                caught.name,
+                still_held(csp, claimant, &error)
+            );
+            fail(&message, caught.exit())
         }
     }
 }
 
 /// Ends a `run` that a signal stopped before the command started, giving back the lease if this
 /// `run` may have taken it. The exit code is the signal's (128+N).
-async fn interrupted(lease: &CspLease, csp: &str, claimant: &PodRef, caught: &Caught, maybe_taken: bool) -> Exit {
+async fn interrupted(
+    lease: &CspLease,
+    csp: &str,
+    claimant: &PodRef,
+    caught: &Caught,
+    maybe_taken: bool,
+    signals: &mut Signals,
+) -> Exit {
     let mut message = format!("interrupted by {} while taking the lease: the command did not run", caught.name);
     if maybe_taken {
-        match release(lease, csp, claimant).await {
+        match release(lease, csp, claimant, signals).await {
             Ok(report) if report.decision.outcome == Outcome::Released => {
                 message.push_str("; the lease taken meanwhile was given back");
             }
             // Not the claimant's: nothing was taken after all.
             Ok(_) => {}
-            Err(error) => message = format!("{message}; {}", still_held(csp, claimant, &error)),
+            Err(NotGivenBack::Failed(error) | NotGivenBack::Interrupted(_, error)) => {
+                message = format!("{message}; {}", still_held(csp, claimant, &error));
+            }
         }
     }
     fail(&message, caught.exit())
 }
 
+/// Why [`release`] did not give the lease back.
+enum NotGivenBack {
+    /// An error that waiting did not cure.
+    Failed(Error),
+    /// A signal came while waiting to try again after this error.
+    Interrupted(Caught, Error),
+}
+
 /// Releases the lease as the claimant (never clearing anyone else's), riding out a failing API
-/// server for [`RELEASE_PATIENCE`].
-async fn release(lease: &CspLease, csp: &str, claimant: &PodRef) -> Result<Report, Error> {
+/// server for [`RELEASE_PATIENCE`]. A signal that comes while it waits to try again stops it
+/// (a second Ctrl-C need not wait out the patience); a try in flight is never cut off, and the
+/// signals caught before it started (those that stopped the command) do not count.
+async fn release(
+    lease: &CspLease,
+    csp: &str,
+    claimant: &PodRef,
+    signals: &mut Signals,
+) -> Result<Report, NotGivenBack> {
+    while signals.pending().await.is_some() {}
     let started = tokio::time::Instant::now();
     loop {
         match lease.release(csp, Some(claimant), false).await {
+            Ok(report) => return Ok(report),
             Err(e) if e.is_transient() && started.elapsed() < RELEASE_PATIENCE => {
-                tokio::time::sleep(Duration::from_millis(500 + fastrand::u64(0..500))).await;
+                let pause = Duration::from_millis(500 + fastrand::u64(0..500));
+                tokio::select! {
+                    () = tokio::time::sleep(pause) => {}
+                    caught = signals.next() => return Err(NotGivenBack::Interrupted(caught, e)),
+                }
             }
-            result => return result,
+            Err(e) => return Err(NotGivenBack::Failed(e)),
         }
     }
 }
