@@ -34,6 +34,12 @@ pub(super) fn check(command: &Command, flags: &Flags, env: &Env) -> Result<(), S
     Ok(())
 }
 
+/// The claimant of a command that needs one (`hold`, `run`); having none is the usage error
+/// [`check`] gives before anything is loaded.
+pub(super) fn required(flags: &Flags, env: &Env, connected: &Connected) -> Result<PodRef, String> {
+    claimant(flags, env, connected)?.ok_or_else(|| NO_CLAIMANT.to_owned())
+}
+
 /// The claimant: `--holder` (with `-n`, `$NAMESPACE` or the context's namespace when it names only
 /// a pod), else `$NAMESPACE/$POD_NAME`; `None` when neither is there.
 pub(super) fn claimant(flags: &Flags, env: &Env, connected: &Connected) -> Result<Option<PodRef>, String> {

@@ -151,17 +151,15 @@ async fn live(cli: Cli, env: &Env) -> Exit {
             Ok(claimant) => status::status_one(&lease, csp, claimant.as_ref(), flags).await,
             Err(message) => fail(&message, Exit::Usage),
         },
-        Command::Hold { csp, taking } => match claimant::claimant(flags, env, &connected) {
-            Ok(Some(claimant)) => waiting::hold(&lease, csp, &claimant, taking, flags, env).await,
-            Ok(None) => fail(claimant::NO_CLAIMANT, Exit::Usage),
+        Command::Hold { csp, taking } => match claimant::required(flags, env, &connected) {
+            Ok(claimant) => waiting::hold(&lease, csp, &claimant, taking, flags, env).await,
             Err(message) => fail(&message, Exit::Usage),
         },
-        Command::Run { csp, taking, grace, command } => match claimant::claimant(flags, env, &connected) {
-            Ok(Some(claimant)) => {
+        Command::Run { csp, taking, grace, command } => match claimant::required(flags, env, &connected) {
+            Ok(claimant) => {
                 let options = guard::Options { taking, grace: *grace, command };
                 guard::run(&lease, csp, &claimant, &options, flags, env).await
             }
-            Ok(None) => fail(claimant::NO_CLAIMANT, Exit::Usage),
             Err(message) => fail(&message, Exit::Usage),
         },
         Command::Release { csp, force } => match claimant::claimant(flags, env, &connected) {
