@@ -93,15 +93,14 @@ pub(super) async fn run(
     let status = supervise(lease, csp, &held, options, &mut signals).await;
     match status {
         Ended::Lost => Exit::LeaseLost,
-        Ended::NotStarted(code) | Ended::Exited(code) => give_back(lease, csp, claimant, code, &mut signals).await,
+        Ended::Exited(code) => give_back(lease, csp, claimant, code, &mut signals).await,
     }
 }
 
 /// How the command ended.
 enum Ended {
-    /// It could not be started; nothing ran.
-    NotStarted(Exit),
-    /// It exited with this code, holding the lease as far as csplease saw.
+    /// It exited with this code, holding the lease as far as csplease saw, or could not be
+    /// started (126, 127; nothing ran). Either way the lease is given back.
     Exited(Exit),
     /// The lease was lost while it ran, and it was stopped.
     Lost,
@@ -110,7 +109,7 @@ enum Ended {
 /// Runs the command and waits for it, stopping it if the lease is lost and passing signals on.
 async fn supervise(lease: &CspLease, csp: &str, held: &Lease, options: &Options<'_>, signals: &mut Signals) -> Ended {
     let Some((program, arguments)) = options.command.split_first() else {
-        return Ended::NotStarted(fail("run: no command", Exit::Usage));
+        return Ended::Exited(fail("run: no command", Exit::Usage));
     };
     let interactive = in_terminal_foreground();
     let mut command = Command::new(program);
@@ -127,7 +126,7 @@ async fn supervise(lease: &CspLease, csp: &str, held: &Lease, options: &Options<
         Err(e) => {
             let program = program.to_string_lossy();
             let code = if e.kind() == std::io::ErrorKind::NotFound { Exit::CommandNotFound } else { Exit::CannotRun };
-            return Ended::NotStarted(fail(&format!("cannot run {program}: {e}"), code));
+            return Ended::Exited(fail(&format!("cannot run {program}: {e}"), code));
         }
     };
     let target = child
