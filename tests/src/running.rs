@@ -171,11 +171,17 @@ enum Stream {
 }
 
 /// Polls `done` every half second until it holds; panics naming `what` after `limit`.
-pub fn wait_until(what: &str, limit: Duration, mut done: impl FnMut() -> bool) {
+pub fn wait_until(what: &str, limit: Duration, done: impl FnMut() -> bool) {
+    poll_until(what, limit, Duration::from_millis(500), done);
+}
+
+/// As [`wait_until`], polling every `every`: for a cheap local check (a file, a counter) whose
+/// moment matters to the test.
+pub fn poll_until(what: &str, limit: Duration, every: Duration, mut done: impl FnMut() -> bool) {
     let started = Instant::now();
     while !done() {
         assert!(started.elapsed() < limit, "{what}: not within {limit:?}");
-        std::thread::sleep(Duration::from_millis(500));
+        std::thread::sleep(every);
     }
 }
 

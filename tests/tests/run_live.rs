@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use csplease_tests::cluster::{self, Identity, TestCluster};
 use csplease_tests::fixture::{Csp, LEASE_KEY, Pods, lease, lease_of, namespace, unique};
 use csplease_tests::proxy::{Fault, Proxy};
-use csplease_tests::running::{HANG, Running};
+use csplease_tests::running::{HANG, Running, poll_until};
 
 fn live(test: &str) -> Option<&'static TestCluster> {
     cluster::live_or_skip(test).then(cluster::shared)
@@ -64,17 +64,9 @@ impl Drop for Setup {
     }
 }
 
-/// Waits (with a hang bound) until `path` exists.
-fn until_exists(path: &Path) {
-    let deadline = Instant::now() + HANG;
-    while !path.exists() {
-        assert!(Instant::now() < deadline, "{} never appeared", path.display());
-        std::thread::sleep(Duration::from_millis(10));
-    }
-}
-
 /// `kubectl` started on a pseudo-terminal of its own (util-linux's `script`), in its foreground,
-/// as from an interactive shell; with what is typed on it. Output lines end in `\r`.
+/// as from an interactive shell; with what is typed on it. The terminal's `\r\n` line ends are
+/// read as line ends.
 fn in_terminal(kubectl: Command) -> (Running, std::process::ChildStdin) {
     let quoted: Vec<String> = std::iter::once(kubectl.get_program())
         .chain(kubectl.get_args())
@@ -293,11 +285,9 @@ fn a_signal_while_the_lease_is_written_gives_back_what_was_taken() {
         args.extend_from_slice(options);
         args.extend_from_slice(&["--", "touch", &ran]);
         let running = Running::start(csplease_tests::plugin::through_kubectl(cluster::kubectl(&via), &args));
-        let deadline = Instant::now() + HANG;
-        while proxy.strikes() < strikes {
-            assert!(Instant::now() < deadline, "{answer}: the patch never reached the server");
-            std::thread::sleep(Duration::from_millis(5));
-        }
+        poll_until(&format!("{answer}: the patch reaching the server"), HANG, Duration::from_millis(5), || {
+            proxy.strikes() >= strikes
+        });
         if let Some(then) = then {
             proxy.set_fault(then);
         }
@@ -348,7 +338,7 @@ fn runs_racing_for_one_csp_run_their_commands_one_at_a_time() {
 
     // Without --wait, a run that finds the lease held by a live pod does not run its command.
     let ran = setup.file("ran");
-    until_exists(Path::new(&inside));
+    poll_until("the first racer inside", HANG, Duration::from_millis(10), || Path::new(&inside).exists());
     let (code, _, stderr) = run(cluster, Identity::Admin, &setup.csp, &d, &[], &format!("touch {ran}")).finish();
     assert_eq!(code, Some(3), "denied while another pod holds it: {stderr:?}");
     assert!(!Path::new(&ran).exists(), "the denied run's command did not run");
@@ -389,14 +379,13 @@ fn from_a_terminal_the_command_reads_it_and_gets_ctrl_c_once() {
         Identity::Admin,
         &["run", &setup.csp, "--holder", &setup.a, "--", "perl", "-e", counter],
     ));
-    let trimmed = |l: &str| l.trim_end_matches('\r').to_owned();
-    running.line("started", |l| trimmed(l).ends_with("started"));
+    running.line("started", |l| l.ends_with("started"));
     keyboard.write_all(b"hello\n").expect("typed");
-    running.line("the line read from the terminal", |l| trimmed(l) == "read: hello");
+    running.line("the line read from the terminal", |l| l == "read: hello");
     assert_eq!(lease(cluster, &setup.csp), Some(lease_of(&setup.a, 1)), "held while the command runs");
     keyboard.write_all(b"\x03").expect("Ctrl-C typed");
-    let interrupts = running.line("the count", |l| trimmed(l).ends_with(|c: char| c.is_ascii_digit()));
-    assert!(trimmed(&interrupts).ends_with("interrupts: 1"), "one SIGINT, not two: {interrupts:?}");
+    let interrupts = running.line("the count", |l| l.ends_with(|c: char| c.is_ascii_digit()));
+    assert!(interrupts.ends_with("interrupts: 1"), "one SIGINT, not two: {interrupts:?}");
     let (code, _, stderr) = running.finish();
     assert_eq!(code, Some(3), "the command's status: {stderr:?}");
     assert_eq!(lease(cluster, &setup.csp), Some(lease_of("", 1)), "given back after it exits");
@@ -414,7 +403,7 @@ fn from_a_terminal_a_ctrl_c_that_ends_the_command_still_gives_the_lease_back() {
     for transitions in 1..=3 {
         let args = ["run", &setup.csp, "--holder", &setup.a, "--", "sh", "-c", "echo started; exec sleep 1000"];
         let (mut running, mut keyboard) = in_terminal(plugin(cluster, Identity::Admin, &args));
-        running.line("started", |l| l.trim_end_matches('\r') == "started");
+        running.line("started", |l| l == "started");
         assert_eq!(lease(cluster, &setup.csp), Some(lease_of(&setup.a, transitions)), "held while the command runs");
         keyboard.write_all(b"\x03").expect("Ctrl-C typed");
         let (code, _, stderr) = running.finish();
