@@ -199,3 +199,29 @@ fn lines(from: impl Read + Send + 'static) -> Receiver<(Instant, String)> {
     });
     receive
 }
+
+/// `median M, max X` of a measurement's times, for the measurements BENCHMARKS.md quotes, with
+/// `decimals` digits after the unit's point (`{:.1?}`).
+///
+/// # Panics
+///
+/// When `times` is empty.
+pub fn median_and_max(mut times: Vec<Duration>, decimals: usize) -> String {
+    times.sort();
+    let n = times.len();
+    let median = if n.is_multiple_of(2) { (times[n / 2 - 1] + times[n / 2]) / 2 } else { times[n / 2] };
+    format!("median {median:.decimals$?}, max {:.decimals$?}", times[n - 1])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_median_of_an_even_count_is_the_mean_of_the_middle_two() {
+        let times: Vec<Duration> = (1..=20).rev().map(Duration::from_millis).collect();
+        assert_eq!(median_and_max(times, 1), "median 10.5ms, max 20.0ms");
+        let odd: Vec<Duration> = [3, 1, 2].into_iter().map(Duration::from_millis).collect();
+        assert_eq!(median_and_max(odd, 0), "median 2ms, max 3ms");
+    }
+}

@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use csplease_tests::cluster::{self, Identity, TestCluster};
 use csplease_tests::fixture::{Csp, LEASE_KEY, Pods, lease, lease_of, namespace, unique};
 use csplease_tests::proxy::{Fault, Proxy};
-use csplease_tests::running::{HANG, Running, poll_until};
+use csplease_tests::running::{HANG, Running, median_and_max, poll_until};
 
 fn live(test: &str) -> Option<&'static TestCluster> {
     cluster::live_or_skip(test).then(cluster::shared)
@@ -483,10 +483,7 @@ fn lost_lease_stop_latency() {
         from_start.push(at - start);
         assert_eq!(running.wait(), Some(5));
     }
-    let summary = |mut times: Vec<Duration>| {
-        times.sort();
-        format!("median {:.1?}, max {:.1?}", (times[9] + times[10]) / 2, times[19])
-    };
+    let summary = |times| median_and_max(times, 1);
     println!(
         "run, lease broken -> command got SIGTERM, 20 runs: from the patch's answer: {}; from the start of `curl`: {}",
         summary(from_answer),

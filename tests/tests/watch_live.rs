@@ -17,7 +17,7 @@ use csplease_tests::cluster::{self, Identity, TestCluster};
 use csplease_tests::fixture::{Csp, LEASE_KEY, Pods, get_csp, lease, lease_of, namespace, set_phase, unique};
 use csplease_tests::plugin::through_kubectl;
 use csplease_tests::proxy::{Fault, Proxy};
-use csplease_tests::running::{HANG, Running};
+use csplease_tests::running::{HANG, Running, median_and_max};
 
 fn live(test: &str) -> Option<&'static TestCluster> {
     cluster::live_or_skip(test).then(cluster::shared)
@@ -305,11 +305,7 @@ fn hold_wait_wake_up_latency() {
         from_patch_end.push(exited - end);
         assert_eq!(lease(cluster, &name), Some(lease_of(&b, 2)));
     }
-    let summary = |mut v: Vec<Duration>| {
-        v.sort();
-        let median = (v[9] + v[10]) / 2;
-        format!("median {median:.0?}, max {:.0?}", v[19])
-    };
+    let summary = |times| median_and_max(times, 0);
     println!(
         "hold --wait, holder Failed -> takeover written, 20 runs: from the status patch's answer: {}; \
          from the start of `kubectl patch`: {}",
@@ -357,11 +353,7 @@ fn status_watch_row_latency() {
         std::thread::sleep(Duration::from_millis(200));
     }
     assert_eq!(watch.interrupt(), Some(0));
-    let summary = |mut v: Vec<Duration>| {
-        v.sort();
-        let median = (v[9] + v[10]) / 2;
-        format!("median {median:.1?}, max {:.1?}", v[19])
-    };
+    let summary = |times| median_and_max(times, 1);
     println!(
         "status --watch, lease patched -> its row on stdout, 20 runs: from the patch's answer: {}; \
          from the start of `curl`: {}",
