@@ -21,6 +21,10 @@ pub fn cargo<'a>(dir: &Path, args: impl IntoIterator<Item = &'a str>, env: &[(&s
     let args: Vec<&str> = args.into_iter().collect();
     let mut command = Command::new("cargo");
     command.current_dir(dir).args(&args).envs(env.iter().copied());
+    // CI builds once in a fresh clone: incremental state would only cost time and disk there.
+    if std::env::var_os("CI").is_some() && std::env::var_os("CARGO_INCREMENTAL").is_none() {
+        command.env("CARGO_INCREMENTAL", "0");
+    }
     // A toolchain chosen with `+name` must win over the one this xtask runs under.
     if args.first().is_some_and(|a| a.starts_with('+')) {
         command.env_remove("RUSTUP_TOOLCHAIN").env_remove("RUSTC").env_remove("CARGO");
