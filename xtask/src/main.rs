@@ -26,6 +26,7 @@ mod wasm;
 mod web;
 // Shared.
 mod debian;
+mod resources;
 mod workspace;
 
 /// The project's automation entry point.

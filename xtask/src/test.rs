@@ -28,7 +28,7 @@ use std::time::Instant;
 use anyhow::Context;
 
 use crate::workspace::{self, cargo};
-use crate::{cluster, debian, dist, fuzz, image, wasm, web};
+use crate::{cluster, debian, dist, fuzz, image, resources, wasm, web};
 
 /// Debian packages the tests use at run time: certificates for the control plane, raw requests,
 /// the browser the inspector is tested in, valgrind for the instruction budgets, and qemu for the
@@ -104,6 +104,9 @@ impl Steps {
         let started = Instant::now();
         let result = step().with_context(|| format!("step failed: {name}"));
         eprintln!("=== {name}: {} in {:.1?}", if result.is_ok() { "ok" } else { "FAILED" }, started.elapsed());
+        if result.is_err() {
+            eprintln!("=== {}", resources::summary(&workspace::target_dir(&workspace::root())));
+        }
         self.passed += usize::from(result.is_ok());
         result
     }
