@@ -413,3 +413,87 @@ fn a_connection_cut_after_the_patch_is_never_blindly_repeated() {
     assert_eq!(lease(direct, &name), Some(lease_of("cut/pool-a", 5)), "written once: 4 + 1");
     let _ = std::fs::remove_file(via);
 }
+
+/// A signal to `hold` while its patch is on its way: the patch is let finish, and the one-line
+/// message says what it did. The proxy holds the patch's answer back 3 s (it lands: the lease is
+/// the claimant's), or stalls it for good (after 5 s of patience: it may be), or stalls it and a
+/// second signal comes (no more patience: it may be). A signal while `hold --wait` waits on a
+/// live holder ends it at once, having taken nothing. In every case the exit is 128 + the first
+/// signal, and the lease is as the message says. As in the test above, a 12 kB unknown member
+/// makes the patch the only request that arms the fault, which strikes once the patch has
+/// reached the server (it has been applied then).
+#[test]
+fn a_signal_to_hold_while_its_write_is_on_its_way_says_whether_it_took_the_lease() {
+    let Some((shared, proxy, via)) =
+        through_proxy("a_signal_to_hold_while_its_write_is_on_its_way_says_whether_it_took_the_lease")
+    else {
+        return;
+    };
+    let direct = shared.admin_kubeconfig();
+    let padded = format!(r#"{{"holder":"","leaderTransition":4,"note":"{}"}}"#, "n".repeat(12_000));
+    let claimant = "signal/pool-a";
+    let stall = Fault::Stall { client_bytes: 8_000, server_bytes: 0 };
+    // The answer, the fault that keeps it, a second signal, and whether the patch's answer is seen.
+    let cases: [(&str, Fault, Option<&str>, bool); 3] = [
+        ("late", Fault::Late { client_bytes: 8_000, by: Duration::from_secs(3) }, None, true),
+        ("never", stall, None, false),
+        ("never, then a second signal", stall, Some("INT"), false),
+    ];
+    for (strikes, (answer, fault, second, seen)) in (1..).zip(cases) {
+        let name = unique("csp-signal");
+        csp(direct, &name, &json!({ LEASE_KEY: padded }));
+        proxy.set_fault(fault);
+        let hold = csplease_tests::running::Running::start(plugin(&via, &["hold", &name, "--holder", claimant]));
+        csplease_tests::running::poll_until(
+            &format!("{answer}: the patch reaching the server"),
+            Duration::from_secs(60),
+            Duration::from_millis(5),
+            || proxy.strikes() >= strikes,
+        );
+        hold.signal("TERM");
+        let mut stopped = Instant::now();
+        if let Some(second) = second {
+            // Long enough for the first to be taken on its own, whatever the load.
+            std::thread::sleep(Duration::from_millis(500));
+            hold.signal(second);
+            stopped = Instant::now();
+        }
+        let (code, stdout, stderr) = hold.finish();
+        let after = stopped.elapsed();
+        assert_eq!(code, Some(143), "answered {answer}: 128 + SIGTERM: {stderr:?}");
+        assert!(stdout.is_empty(), "answered {answer}: {stdout:?}");
+        let object = format!("cstorpool.openebs.io/{name}");
+        let message = if seen {
+            format!(
+                "error: interrupted by SIGTERM: the write in flight landed: {claimant} holds the lease of {object}; give it back with `kubectl csplease release {name} --holder {claimant}`"
+            )
+        } else {
+            format!(
+                "error: interrupted by SIGTERM: the write in flight went unanswered: {claimant} may hold the lease of {object}; see `kubectl csplease status {name}`"
+            )
+        };
+        assert_eq!(stderr, [message], "answered {answer}");
+        if second.is_some() {
+            // The patience is 5 s; a second signal ends it at once.
+            assert!(after < Duration::from_secs(3), "answered {answer}: ended {after:?} after the second signal");
+        }
+        assert_eq!(lease(direct, &name), Some(lease_of(claimant, 5)), "answered {answer}: the patch was applied");
+    }
+
+    // Waiting on a live holder: nothing in flight, nothing taken.
+    let name = unique("csp-signal-wait");
+    pods(direct, &["signal-holder"], "Running");
+    let held = lease_of("default/signal-holder", 2);
+    csp(direct, &name, &json!({ LEASE_KEY: held }));
+    let mut hold = csplease_tests::running::Running::start(plugin(
+        direct,
+        &["hold", &name, "--holder", claimant, "--wait", "--timeout", "60s"],
+    ));
+    hold.error_line("the wait's progress", |l| l.starts_with("waiting for "));
+    hold.signal("INT");
+    let (code, _, stderr) = hold.finish();
+    assert_eq!(code, Some(130), "128 + SIGINT: {stderr:?}");
+    assert_eq!(stderr, ["error: interrupted by SIGINT: the lease was not taken"]);
+    assert_eq!(lease(direct, &name), Some(held), "untouched");
+    let _ = std::fs::remove_file(via);
+}

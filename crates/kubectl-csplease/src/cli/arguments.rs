@@ -120,7 +120,11 @@ pub enum Command {
         #[arg(short = 'w', long)]
         watch: bool,
     },
-    /// Take the lease of a CStorPool for the claimant.
+    /// Take the lease of a CStorPool for the claimant
+    ///
+    /// SIGINT, SIGTERM and SIGHUP end it with 128+N. A write of the lease already on its way is
+    /// let finish first (for up to 5 s, or until a second signal), and the message says whether
+    /// it took the lease.
     #[command(after_help = super::after_help())]
     Hold {
         /// The CStorPool.

@@ -22,7 +22,8 @@ pub enum Exit {
     CannotRun,
     /// 127: `run`: the command was not found (as `env` and `timeout` say).
     CommandNotFound,
-    /// `run`: the command's own exit status once it ran, 128 + N when signal N ended it.
+    /// `run`: the command's own exit status once it ran, 128 + N when signal N ended it; and
+    /// 128 + N when signal N stopped `hold` or `run` while taking the lease.
     Command(u8),
 }
 
@@ -95,7 +96,8 @@ impl Exit {
             Exit::CommandNotFound => &["run: the command was not found"],
             Exit::Command(_) => &[
                 "run: once the command ran, its own exit status (128+N when signal N ended it);",
-                "1 if it succeeded but the lease could not be given back",
+                "1 if it succeeded but the lease could not be given back. hold, run: 128+N when",
+                "signal N stopped them while taking the lease",
             ],
         }
     }

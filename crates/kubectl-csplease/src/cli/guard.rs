@@ -20,7 +20,7 @@ use tokio::process::Command;
 
 use super::output::{fail, finish, one_line};
 use super::signals::{Caught, Signals};
-use super::waiting::{Acquired, Unfinished};
+use super::waiting::{Acquired, Taken, Unfinished};
 use super::{Env, Exit, Flags, Taking, waiting};
 use crate::render;
 
@@ -64,11 +64,11 @@ pub(super) async fn run(
         Err(e) => return fail(&format!("cannot catch signals: {e}"), Exit::Error),
     };
     let Acquired { report, took } =
-        match waiting::acquire(lease, csp, claimant, options.taking, flags, env, Some(&mut signals)).await {
+        match waiting::acquire(lease, csp, claimant, options.taking, flags, env, &mut signals).await {
             Ok(acquired) => acquired,
             Err(Unfinished::Failed(code)) => return code,
-            Err(Unfinished::Interrupted { caught, maybe_taken }) => {
-                return interrupted(lease, csp, claimant, &caught, maybe_taken, &mut signals).await;
+            Err(Unfinished::Interrupted { caught, taken }) => {
+                return interrupted(lease, csp, claimant, &caught, taken != Taken::No, &mut signals).await;
             }
         };
     let Some(held) = report.held().cloned() else {

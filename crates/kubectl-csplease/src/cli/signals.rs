@@ -1,12 +1,13 @@
-//! The signals `run` catches (SIGINT, SIGTERM, SIGHUP) from the moment it starts taking the
-//! lease, so that none of them can end it between writing the lease and giving it back.
+//! The signals `hold` and `run` catch (SIGINT, SIGTERM, SIGHUP) from the moment they start taking
+//! the lease, so that none of them can end one while a write is in flight (not knowing whether it
+//! took the lease), nor `run` between taking the lease and giving it back.
 
 use rustix::process::Signal;
 use tokio::signal::unix::{SignalKind, signal};
 
 use super::Exit;
 
-/// The signals `run` catches: SIGINT, SIGTERM, SIGHUP.
+/// The signals caught: SIGINT, SIGTERM, SIGHUP.
 pub(super) struct Signals {
     interrupt: tokio::signal::unix::Signal,
     terminate: tokio::signal::unix::Signal,
@@ -54,13 +55,5 @@ impl Signals {
             caught = self.next() => Some(caught),
             () = std::future::ready(()) => None,
         }
-    }
-}
-
-/// The next signal `signals` catches, or never when there are none to catch (`hold`).
-pub(super) async fn next(signals: &mut Option<&mut Signals>) -> Caught {
-    match signals {
-        Some(signals) => signals.next().await,
-        None => std::future::pending().await,
     }
 }

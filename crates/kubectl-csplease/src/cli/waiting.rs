@@ -10,11 +10,14 @@ use csp_lease::{CspLease, Error, Report, Wake, Watch, Write};
 use lease_logic::{Outcome, PodRef, Reading};
 
 use super::output::{fail, finish, one_line, write_error};
-use super::signals::{self, Caught, Signals};
+use super::signals::{Caught, Signals};
 use super::{Env, Exit, Flags, Taking};
 use crate::render;
 
 /// `hold`: takes the lease (waiting with `--wait`), prints the result and returns its exit code.
+/// SIGINT, SIGTERM and SIGHUP end it at once, except while the lease is being written: that write
+/// is let finish (up to [`IN_FLIGHT_PATIENCE`], or until a second signal), and the message says
+/// whether it took the lease.
 pub(super) async fn hold(
     lease: &CspLease,
     csp: &str,
@@ -23,11 +26,26 @@ pub(super) async fn hold(
     flags: &Flags,
     env: &Env,
 ) -> Exit {
-    match acquire(lease, csp, claimant, taking, flags, env, None).await {
+    let mut signals = match Signals::new() {
+        Ok(signals) => signals,
+        Err(e) => return fail(&format!("cannot catch signals: {e}"), Exit::Error),
+    };
+    match acquire(lease, csp, claimant, taking, flags, env, &mut signals).await {
         Ok(Acquired { report, .. }) => finish(&report, Some(claimant), flags),
         Err(Unfinished::Failed(code)) => code,
-        // Nothing to interrupt it without signals: the process just ends.
-        Err(Unfinished::Interrupted { caught, .. }) => caught.exit(),
+        Err(Unfinished::Interrupted { caught, taken }) => {
+            let name = render::object_name(csp);
+            let what = match taken {
+                Taken::No => "the lease was not taken".to_owned(),
+                Taken::Yes => format!(
+                    "the write in flight landed: {claimant} holds the lease of {name}; give it back with `kubectl csplease release {csp} --holder {claimant}`"
+                ),
+                Taken::Unknown => format!(
+                    "the write in flight went unanswered: {claimant} may hold the lease of {name}; see `kubectl csplease status {csp}`"
+                ),
+            };
+            fail(&format!("interrupted by {}: {what}", caught.name), caught.exit())
+        }
     }
 }
 
@@ -44,23 +62,35 @@ pub(super) struct Acquired {
 pub(super) enum Unfinished {
     /// An error, already printed, with its exit code.
     Failed(Exit),
-    /// A signal `run` caught. A write in flight is not cut off: it is let finish for up to
-    /// [`IN_FLIGHT_PATIENCE`] first. `maybe_taken` says whether this call may have written the
-    /// lease for the claimant (it did, or the attempt did not finish or failed not knowing).
+    /// A signal was caught. A write in flight is not cut off: it is let finish for up to
+    /// [`IN_FLIGHT_PATIENCE`] first, or until a second signal.
     Interrupted {
-        /// The signal.
+        /// The (first) signal.
         caught: Caught,
-        /// Whether the claimant may hold the lease because of this call.
-        maybe_taken: bool,
+        /// Whether this call gave the claimant the lease.
+        taken: Taken,
     },
 }
 
-/// How long an attempt in flight when `run` catches a signal is let finish, so that a lease it
-/// writes is known of, and given back.
+/// Whether an interrupted [`acquire`] gave the claimant the lease (a lease the claimant held
+/// before the call does not count).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Taken {
+    /// Nothing was written, or nothing that took the lease.
+    No,
+    /// A write took it: its answer says so.
+    Yes,
+    /// A write whose answer was lost (it timed out, was cut, or was not awaited to the end) may
+    /// have taken it.
+    Unknown,
+}
+
+/// How long an attempt in flight when a signal is caught is let finish, so that a lease it
+/// writes is known of (and `run` gives it back).
 const IN_FLIGHT_PATIENCE: Duration = Duration::from_secs(5);
 
 /// Takes the lease as `hold` does, waiting with `wait`: the last report (held or not), or why
-/// not. With `signals` (`run`), a signal ends the wait; without, it is not looked at.
+/// not. A signal caught on `signals` ends it (see [`Unfinished::Interrupted`]).
 pub(super) async fn acquire(
     lease: &CspLease,
     csp: &str,
@@ -68,7 +98,7 @@ pub(super) async fn acquire(
     taking: &Taking,
     flags: &Flags,
     env: &Env,
-    mut signals: Option<&mut Signals>,
+    signals: &mut Signals,
 ) -> Result<Acquired, Unfinished> {
     let (force, wait) = (taking.force, taking.wait());
     let started = Instant::now();
@@ -103,15 +133,20 @@ pub(super) async fn acquire(
         });
         let answered = tokio::select! {
             answered = &mut attempt => answered,
-            caught = signals::next(&mut signals) => {
+            caught = signals.next() => {
                 progress.finish();
-                // The patch may be on its way: let it land, to know whether there is a lease to
-                // give back.
-                let maybe_taken = match tokio::time::timeout(IN_FLIGHT_PATIENCE, attempt).await {
-                    Ok(Some(Ok(report))) => took(&report, sent_unanswered),
-                    Ok(Some(Err(_)) | None) | Err(_) => true,
+                // The patch may be on its way: let it land, to know whether it took the lease.
+                let landed = tokio::select! {
+                    landed = tokio::time::timeout(IN_FLIGHT_PATIENCE, attempt) => landed.ok(),
+                    _ = signals.next() => None,
                 };
-                return Err(Unfinished::Interrupted { caught, maybe_taken });
+                let taken = match landed {
+                    Some(Some(Ok(report))) if took(&report, sent_unanswered) => Taken::Yes,
+                    Some(Some(Ok(_))) => Taken::No,
+                    Some(Some(Err(e))) if !sent_unanswered && !e.may_have_written() => Taken::No,
+                    Some(Some(Err(_)) | None) | None => Taken::Unknown,
+                };
+                return Err(Unfinished::Interrupted { caught, taken });
             }
         };
         let Some(result) = answered else {
@@ -131,9 +166,10 @@ pub(super) async fn acquire(
                 let pause = poll(wait.map(|limit| limit.saturating_sub(started.elapsed())));
                 tokio::select! {
                     () = tokio::time::sleep(pause) => {}
-                    caught = signals::next(&mut signals) => {
+                    caught = signals.next() => {
                         progress.finish();
-                        return Err(Unfinished::Interrupted { caught, maybe_taken: sent_unanswered });
+                        let taken = if sent_unanswered { Taken::Unknown } else { Taken::No };
+                        return Err(Unfinished::Interrupted { caught, taken });
                     }
                 }
                 continue;
@@ -160,10 +196,10 @@ pub(super) async fn acquire(
         // round reads the CStorPool again and decides again.
         let woken = tokio::select! {
             woken = tokio::time::timeout(remaining, watch.changed(&holder)) => woken,
-            caught = signals::next(&mut signals) => {
+            caught = signals.next() => {
                 progress.finish();
                 // Just denied: another pod holds it, whatever an earlier write did.
-                return Err(Unfinished::Interrupted { caught, maybe_taken: false });
+                return Err(Unfinished::Interrupted { caught, taken: Taken::No });
             }
         };
         if let Ok(Wake::Broken { detail }) = woken
