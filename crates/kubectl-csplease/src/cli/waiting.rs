@@ -78,7 +78,7 @@ pub(super) enum Unfinished {
 pub(super) enum Taken {
     /// Nothing was written, or nothing that took the lease.
     No,
-    /// A write took it: its answer says so.
+    /// A write took it: its answer says so (or a read after a write whose answer was lost).
     Yes,
     /// A write whose answer was lost (it timed out, was cut, or was not awaited to the end) may
     /// have taken it.
