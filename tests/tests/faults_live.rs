@@ -497,3 +497,50 @@ fn a_signal_to_hold_while_its_write_is_on_its_way_says_whether_it_took_the_lease
     assert_eq!(lease(direct, &name), Some(held), "untouched");
     let _ = std::fs::remove_file(via);
 }
+
+/// The same for `release`: a signal while its patch is on its way lets the patch finish, and the
+/// one-line message says whether the lease was given up (answer held back 3 s: it was) or may
+/// have been (answer stalled for good); exit 128 + the signal either way.
+#[test]
+fn a_signal_to_release_while_its_write_is_on_its_way_says_whether_it_gave_the_lease_up() {
+    let Some((shared, proxy, via)) =
+        through_proxy("a_signal_to_release_while_its_write_is_on_its_way_says_whether_it_gave_the_lease_up")
+    else {
+        return;
+    };
+    let direct = shared.admin_kubeconfig();
+    let claimant = "signal/pool-a";
+    let padded = format!(r#"{{"holder":"{claimant}","leaderTransition":4,"note":"{}"}}"#, "n".repeat(12_000));
+    let cases = [
+        ("late", Fault::Late { client_bytes: 8_000, by: Duration::from_secs(3) }, true),
+        ("never", Fault::Stall { client_bytes: 8_000, server_bytes: 0 }, false),
+    ];
+    for (strikes, (answer, fault, seen)) in (1..).zip(cases) {
+        let name = unique("csp-signal-release");
+        csp(direct, &name, &json!({ LEASE_KEY: padded }));
+        proxy.set_fault(fault);
+        let release = csplease_tests::running::Running::start(plugin(&via, &["release", &name, "--holder", claimant]));
+        csplease_tests::running::poll_until(
+            &format!("{answer}: the patch reaching the server"),
+            Duration::from_secs(60),
+            Duration::from_millis(5),
+            || proxy.strikes() >= strikes,
+        );
+        release.signal("TERM");
+        let (code, stdout, stderr) = release.finish();
+        assert_eq!(code, Some(143), "answered {answer}: 128 + SIGTERM: {stderr:?}");
+        assert!(stdout.is_empty(), "answered {answer}: {stdout:?}");
+        let message = if seen {
+            format!(
+                "error: interrupted by SIGTERM: the write in flight landed: cstorpool.openebs.io/{name} lease released by {claimant} (leaderTransition 4)"
+            )
+        } else {
+            format!(
+                "error: interrupted by SIGTERM: the write in flight went unanswered: the lease of cstorpool.openebs.io/{name} may have been given up; see `kubectl csplease status {name}`"
+            )
+        };
+        assert_eq!(stderr, [message], "answered {answer}");
+        assert_eq!(lease(direct, &name), Some(lease_of("", 4)), "answered {answer}: the patch was applied");
+    }
+    let _ = std::fs::remove_file(via);
+}

@@ -170,7 +170,11 @@ pub enum Command {
         #[arg(index = 2, last = true, required = true, num_args = 1.., value_name = "COMMAND")]
         command: Vec<OsString>,
     },
-    /// Give up the claimant's lease; --force breaks anyone's and says whose.
+    /// Give up the claimant's lease; --force breaks anyone's and says whose
+    ///
+    /// SIGINT, SIGTERM and SIGHUP end it with 128+N. A write of the lease already on its way is
+    /// let finish first (for up to 5 s, or until a second signal), and the message says whether
+    /// it gave the lease up.
     #[command(after_help = super::after_help())]
     Release {
         /// The CStorPool.

@@ -23,7 +23,7 @@ pub enum Exit {
     /// 127: `run`: the command was not found (as `env` and `timeout` say).
     CommandNotFound,
     /// `run`: the command's own exit status once it ran, 128 + N when signal N ended it; and
-    /// 128 + N when signal N stopped `hold` or `run` while taking the lease.
+    /// 128 + N when signal N stopped `hold`, `release` or `run` while taking or giving up the lease.
     Command(u8),
 }
 
@@ -96,8 +96,8 @@ impl Exit {
             Exit::CommandNotFound => &["run: the command was not found"],
             Exit::Command(_) => &[
                 "run: once the command ran, its own exit status (128+N when signal N ended it);",
-                "1 if it succeeded but the lease could not be given back. hold, run: 128+N when",
-                "signal N stopped them while taking the lease",
+                "1 if it succeeded but the lease could not be given back. hold, release, run:",
+                "128+N when signal N stopped them while taking or giving up the lease",
             ],
         }
     }

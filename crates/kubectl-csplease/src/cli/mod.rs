@@ -20,7 +20,7 @@ use std::io::IsTerminal;
 use std::path::PathBuf;
 
 use clap::{CommandFactory, Parser};
-use csp_lease::{CspLease, DryRun};
+use csp_lease::{CspLease, DryRun, Write};
 use lease_logic::PodRef;
 
 pub use arguments::{Cli, Command, DryRunArg, Flags, Output, Shell, Taking, parse_duration};
@@ -28,6 +28,7 @@ pub use exit::Exit;
 use output::{fail, finish, write_error};
 
 use crate::connect::Connection;
+use crate::render;
 
 /// The text after the options in `--help`: the exit codes and who the claimant is.
 fn after_help() -> String {
@@ -181,8 +182,33 @@ async fn live(cli: Cli, env: &Env) -> Exit {
     code
 }
 
+/// `release`: gives the lease up (or breaks it), prints the result and returns its exit code.
+/// A signal lets a write in flight finish (see [`signals::Signals::let_finish`]) and says what
+/// it did, with exit 128+N.
 async fn release(lease: &CspLease, csp: &str, claimant: Option<&PodRef>, force: bool, flags: &Flags) -> Exit {
-    match lease.release(csp, claimant, force).await {
+    let mut signals = match signals::Signals::new() {
+        Ok(signals) => signals,
+        Err(e) => return fail(&format!("cannot catch signals: {e}"), Exit::Error),
+    };
+    let mut attempt = std::pin::pin!(lease.release(csp, claimant, force));
+    let result = tokio::select! {
+        result = &mut attempt => result,
+        caught = signals.next() => {
+            let what = match signals.let_finish(attempt).await {
+                Some(Ok(report)) if matches!(report.write, Write::Written { .. }) => {
+                    format!("the write in flight landed: {}", render::summary(&report, claimant))
+                }
+                Some(Ok(_)) => "nothing was written".to_owned(),
+                Some(Err(e)) if !e.may_have_written() => "nothing was written".to_owned(),
+                Some(Err(_)) | None => format!(
+                    "the write in flight went unanswered: the lease of {} may have been given up; see `kubectl csplease status {csp}`",
+                    render::object_name(csp)
+                ),
+            };
+            return fail(&format!("interrupted by {}: {what}", caught.name), caught.exit());
+        }
+    };
+    match result {
         Ok(report) => finish(&report, claimant, flags),
         Err(e) => fail(&e.to_string(), write_error(&e)),
     }

@@ -2,10 +2,16 @@
 //! the lease, so that none of them can end one while a write is in flight (not knowing whether it
 //! took the lease), nor `run` between taking the lease and giving it back.
 
+use std::time::Duration;
+
 use rustix::process::Signal;
 use tokio::signal::unix::{SignalKind, signal};
 
 use super::Exit;
+
+/// How long a write in flight when a signal is caught is let finish, so that what it did is known
+/// (and `run` gives back a lease it took).
+pub(super) const IN_FLIGHT_PATIENCE: Duration = Duration::from_secs(5);
 
 /// The signals caught: SIGINT, SIGTERM, SIGHUP.
 pub(super) struct Signals {
@@ -54,6 +60,15 @@ impl Signals {
             biased;
             caught = self.next() => Some(caught),
             () = std::future::ready(()) => None,
+        }
+    }
+
+    /// Lets `attempt`, in flight when a signal was caught, finish: its output, or `None` when it
+    /// did not within [`IN_FLIGHT_PATIENCE`], or a second signal came first.
+    pub async fn let_finish<T>(&mut self, attempt: impl Future<Output = T>) -> Option<T> {
+        tokio::select! {
+            finished = tokio::time::timeout(IN_FLIGHT_PATIENCE, attempt) => finished.ok(),
+            _ = self.next() => None,
         }
     }
 }

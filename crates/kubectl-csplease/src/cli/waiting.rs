@@ -16,7 +16,7 @@ use crate::render;
 
 /// `hold`: takes the lease (waiting with `--wait`), prints the result and returns its exit code.
 /// SIGINT, SIGTERM and SIGHUP end it at once, except while the lease is being written: that write
-/// is let finish (up to [`IN_FLIGHT_PATIENCE`], or until a second signal), and the message says
+/// is let finish (up to [`IN_FLIGHT_PATIENCE`](super::signals::IN_FLIGHT_PATIENCE), or until a second signal), and the message says
 /// whether it took the lease.
 pub(super) async fn hold(
     lease: &CspLease,
@@ -63,7 +63,7 @@ pub(super) enum Unfinished {
     /// An error, already printed, with its exit code.
     Failed(Exit),
     /// A signal was caught. A write in flight is not cut off: it is let finish for up to
-    /// [`IN_FLIGHT_PATIENCE`] first, or until a second signal.
+    /// [`IN_FLIGHT_PATIENCE`](super::signals::IN_FLIGHT_PATIENCE) first, or until a second signal.
     Interrupted {
         /// The (first) signal.
         caught: Caught,
@@ -84,10 +84,6 @@ pub(super) enum Taken {
     /// have taken it.
     Unknown,
 }
-
-/// How long an attempt in flight when a signal is caught is let finish, so that a lease it
-/// writes is known of (and `run` gives it back).
-const IN_FLIGHT_PATIENCE: Duration = Duration::from_secs(5);
 
 /// Takes the lease as `hold` does, waiting with `wait`: the last report (held or not), or why
 /// not. A signal caught on `signals` ends it (see [`Unfinished::Interrupted`]).
@@ -136,10 +132,7 @@ pub(super) async fn acquire(
             caught = signals.next() => {
                 progress.finish();
                 // The patch may be on its way: let it land, to know whether it took the lease.
-                let landed = tokio::select! {
-                    landed = tokio::time::timeout(IN_FLIGHT_PATIENCE, attempt) => landed.ok(),
-                    _ = signals.next() => None,
-                };
+                let landed = signals.let_finish(attempt).await;
                 let taken = match landed {
                     Some(Some(Ok(report))) if took(&report, sent_unanswered) => Taken::Yes,
                     Some(Some(Ok(_))) => Taken::No,
