@@ -30,8 +30,6 @@ fn free_disk_kib(dir: &Path) -> Option<u64> {
 }
 
 fn gib(kib: u64) -> String {
-    // Precision to a tenth is all this line is for.
-    #[allow(clippy::cast_precision_loss)]
     let gib = kib as f64 / (1024.0 * 1024.0);
     format!("{gib:.1} GiB")
 }

@@ -23,7 +23,8 @@ pub enum Exit {
     /// 127: `run`: the command was not found (as `env` and `timeout` say).
     CommandNotFound,
     /// `run`: the command's own exit status once it ran, 128 + N when signal N ended it; and
-    /// 128 + N when signal N stopped `hold`, `release` or `run` while taking or giving up the lease.
+    /// 128 + N when signal N stopped `hold`, `release` or `run` while taking or giving up the
+    /// lease.
     Command(u8),
 }
 

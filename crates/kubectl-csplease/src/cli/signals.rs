@@ -1,6 +1,6 @@
-//! The signals `hold` and `run` catch (SIGINT, SIGTERM, SIGHUP) from the moment they start taking
-//! the lease, so that none of them can end one while a write is in flight (not knowing whether it
-//! took the lease), nor `run` between taking the lease and giving it back.
+//! The signals `hold`, `release` and `run` catch (SIGINT, SIGTERM, SIGHUP) from the moment they
+//! start, so that none of them can end one while a write is in flight (not knowing what it did),
+//! nor `run` between taking the lease and giving it back.
 
 use std::time::Duration;
 

@@ -16,8 +16,7 @@ use crate::render;
 
 /// `hold`: takes the lease (waiting with `--wait`), prints the result and returns its exit code.
 /// SIGINT, SIGTERM and SIGHUP end it at once, except while the lease is being written: that write
-/// is let finish (up to [`IN_FLIGHT_PATIENCE`](super::signals::IN_FLIGHT_PATIENCE), or until a second signal), and the message says
-/// whether it took the lease.
+/// is let finish ([`Signals::let_finish`]), and the message says whether it took the lease.
 pub(super) async fn hold(
     lease: &CspLease,
     csp: &str,
