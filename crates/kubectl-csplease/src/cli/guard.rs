@@ -19,7 +19,7 @@ use rustix::process::{Pid, Signal};
 use tokio::process::Command;
 
 use super::output::{fail, finish, one_line};
-use super::signals::{Caught, Signals};
+use super::signals::{self, Caught, Signals};
 use super::waiting::{Acquired, Taken, Unfinished};
 use super::{Env, Exit, Flags, Taking, waiting};
 use crate::render;
@@ -59,9 +59,9 @@ pub(super) async fn run(
     env: &Env,
 ) -> Exit {
     // Caught from the start: a signal while waiting for the lease runs nothing.
-    let mut signals = match Signals::new() {
+    let mut signals = match signals::catch() {
         Ok(signals) => signals,
-        Err(e) => return fail(&format!("cannot catch signals: {e}"), Exit::Error),
+        Err(code) => return code,
     };
     let Acquired { report, took } =
         match waiting::acquire(lease, csp, claimant, options.taking, flags, env, &mut signals).await {

@@ -186,9 +186,9 @@ async fn live(cli: Cli, env: &Env) -> Exit {
 /// A signal lets a write in flight finish (see [`signals::Signals::let_finish`]) and says what
 /// it did, with exit 128+N.
 async fn release(lease: &CspLease, csp: &str, claimant: Option<&PodRef>, force: bool, flags: &Flags) -> Exit {
-    let mut signals = match signals::Signals::new() {
+    let mut signals = match signals::catch() {
         Ok(signals) => signals,
-        Err(e) => return fail(&format!("cannot catch signals: {e}"), Exit::Error),
+        Err(code) => return code,
     };
     let mut attempt = std::pin::pin!(lease.release(csp, claimant, force));
     let result = tokio::select! {

@@ -20,6 +20,11 @@ pub(super) struct Signals {
     hang_up: tokio::signal::unix::Signal,
 }
 
+/// Starts catching the signals for a command, or prints why it cannot and returns the exit code.
+pub(super) fn catch() -> Result<Signals, Exit> {
+    Signals::new().map_err(|e| super::output::fail(&format!("cannot catch signals: {e}"), Exit::Error))
+}
+
 /// One signal caught.
 pub(super) struct Caught {
     /// The signal, to pass on.

@@ -10,7 +10,7 @@ use csp_lease::{CspLease, Error, Report, Wake, Watch, Write};
 use lease_logic::{Outcome, PodRef, Reading};
 
 use super::output::{fail, finish, one_line, write_error};
-use super::signals::{Caught, Signals};
+use super::signals::{self, Caught, Signals};
 use super::{Env, Exit, Flags, Taking};
 use crate::render;
 
@@ -25,9 +25,9 @@ pub(super) async fn hold(
     flags: &Flags,
     env: &Env,
 ) -> Exit {
-    let mut signals = match Signals::new() {
+    let mut signals = match signals::catch() {
         Ok(signals) => signals,
-        Err(e) => return fail(&format!("cannot catch signals: {e}"), Exit::Error),
+        Err(code) => return code,
     };
     match acquire(lease, csp, claimant, taking, flags, env, &mut signals).await {
         Ok(Acquired { report, .. }) => finish(&report, Some(claimant), flags),
