@@ -156,6 +156,13 @@ impl Proxy {
         self.shared.strikes.load(Ordering::SeqCst)
     }
 
+    /// Waits until the faults have struck `strikes` times in all, checking every 5 ms (the
+    /// moment matters: a test acts on the request the fault holds); panics naming `what` after
+    /// [`HANG`](crate::running::HANG).
+    pub fn wait_for_strikes(&self, strikes: usize, what: &str) {
+        crate::running::poll_until(what, crate::running::HANG, Duration::from_millis(5), || self.strikes() >= strikes);
+    }
+
     /// How many client connections were accepted.
     pub fn connections(&self) -> usize {
         self.shared.connections.load(Ordering::SeqCst)

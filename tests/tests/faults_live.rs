@@ -444,12 +444,7 @@ fn a_signal_to_hold_while_its_write_is_on_its_way_says_whether_it_took_the_lease
         csp(direct, &name, &json!({ LEASE_KEY: padded }));
         proxy.set_fault(fault);
         let hold = csplease_tests::running::Running::start(plugin(&via, &["hold", &name, "--holder", claimant]));
-        csplease_tests::running::poll_until(
-            &format!("{answer}: the patch reaching the server"),
-            Duration::from_secs(60),
-            Duration::from_millis(5),
-            || proxy.strikes() >= strikes,
-        );
+        proxy.wait_for_strikes(strikes, &format!("{answer}: the patch reaching the server"));
         hold.signal("TERM");
         let mut stopped = Instant::now();
         if let Some(second) = second {
@@ -520,12 +515,7 @@ fn a_signal_to_release_while_its_write_is_on_its_way_says_whether_it_gave_the_le
         csp(direct, &name, &json!({ LEASE_KEY: padded }));
         proxy.set_fault(fault);
         let release = csplease_tests::running::Running::start(plugin(&via, &["release", &name, "--holder", claimant]));
-        csplease_tests::running::poll_until(
-            &format!("{answer}: the patch reaching the server"),
-            Duration::from_secs(60),
-            Duration::from_millis(5),
-            || proxy.strikes() >= strikes,
-        );
+        proxy.wait_for_strikes(strikes, &format!("{answer}: the patch reaching the server"));
         release.signal("TERM");
         let (code, stdout, stderr) = release.finish();
         assert_eq!(code, Some(143), "answered {answer}: 128 + SIGTERM: {stderr:?}");

@@ -285,9 +285,7 @@ fn a_signal_while_the_lease_is_written_gives_back_what_was_taken() {
         args.extend_from_slice(options);
         args.extend_from_slice(&["--", "touch", &ran]);
         let running = Running::start(csplease_tests::plugin::through_kubectl(cluster::kubectl(&via), &args));
-        poll_until(&format!("{answer}: the patch reaching the server"), HANG, Duration::from_millis(5), || {
-            proxy.strikes() >= strikes
-        });
+        proxy.wait_for_strikes(strikes, &format!("{answer}: the patch reaching the server"));
         if let Some(then) = then {
             proxy.set_fault(then);
         }
